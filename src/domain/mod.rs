@@ -1,0 +1,12 @@
+//! Pure domain logic: no I/O, no actors, no database. Everything here is deterministic and unit-tested.
+
+pub mod decision;
+pub mod delivery;
+pub mod message;
+pub mod metrics;
+pub mod signature;
+pub mod types;
+pub mod webhook;
+
+#[cfg(test)]
+mod fixture_tests;
