@@ -1,0 +1,214 @@
+//! Settings: compiled-in defaults, then an optional TOML file (`--config`), then `SONAR_SLACK_*`
+//! environment variables. Secrets are held as [`SecretString`] and never printed.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::domain::delivery::RetryPolicy;
+
+/// Everything the service can be told. Field names are the TOML keys; the environment variable is
+/// `SONAR_SLACK_` + the name in upper case (e.g. `SONAR_SLACK_DATABASE_URL`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(default = "defaults::database_url")]
+    pub database_url: String,
+    #[serde(default = "defaults::listen")]
+    pub listen: String,
+    #[serde(default = "defaults::slack_api_url")]
+    pub slack_api_url: String,
+    /// Base64 of 32 random bytes. When absent, a key file is created beside the database.
+    #[serde(default)]
+    pub encryption_key: Option<SecretString>,
+    /// Where the generated key lives when `encryption_key` is not set.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// `text` or `json`.
+    #[serde(default = "defaults::log_format")]
+    pub log_format: String,
+    #[serde(default = "defaults::one")]
+    pub slack_channel_per_second: u32,
+    #[serde(default = "defaults::one")]
+    pub slack_channel_burst: u32,
+    #[serde(default = "defaults::workspace_per_minute")]
+    pub slack_workspace_per_minute: u32,
+    #[serde(default = "defaults::slack_timeout_secs")]
+    pub slack_timeout_secs: u64,
+    #[serde(default = "defaults::retry_after_default_secs")]
+    pub retry_after_default_secs: u64,
+    #[serde(default = "defaults::retry_backoff_base_ms")]
+    pub retry_backoff_base_ms: u64,
+    #[serde(default = "defaults::retry_backoff_max_secs")]
+    pub retry_backoff_max_secs: u64,
+    #[serde(default = "defaults::retry_max_ambiguous")]
+    pub retry_max_ambiguous: u32,
+    /// Connection pool size for PostgreSQL (SQLite always uses one writer connection).
+    #[serde(default = "defaults::db_max_connections")]
+    pub db_max_connections: u32,
+}
+
+mod defaults {
+    pub fn database_url() -> String {
+        "sqlite://sonar-slack.db?mode=rwc".into()
+    }
+    pub fn listen() -> String {
+        "127.0.0.1:8080".into()
+    }
+    pub fn slack_api_url() -> String {
+        "https://slack.com/api".into()
+    }
+    pub fn log_format() -> String {
+        "text".into()
+    }
+    pub fn one() -> u32 {
+        1
+    }
+    pub fn workspace_per_minute() -> u32 {
+        100
+    }
+    pub fn slack_timeout_secs() -> u64 {
+        10
+    }
+    pub fn retry_after_default_secs() -> u64 {
+        30
+    }
+    pub fn retry_backoff_base_ms() -> u64 {
+        1000
+    }
+    pub fn retry_backoff_max_secs() -> u64 {
+        300
+    }
+    pub fn retry_max_ambiguous() -> u32 {
+        5
+    }
+    pub fn db_max_connections() -> u32 {
+        10
+    }
+}
+
+/// `SONAR_SLACK_*` variables that are command arguments, not settings.
+const NON_SETTINGS: &[&str] = &["bot_token", "webhook_secret"];
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(String);
+
+impl Settings {
+    /// Loads defaults ← `file` ← environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        // A stray SONAR_SLACK_* typo is reported, not silently ignored. The variables read by
+        // single commands (CLI secrets) and by the tests are not settings.
+        figment = figment.merge(Env::prefixed("SONAR_SLACK_").filter(|k| {
+            let k = k.as_str();
+            !k.starts_with("test_") && !NON_SETTINGS.contains(&k)
+        }));
+        let settings: Self = figment.extract().map_err(|e| ConfigError(e.to_string()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Defaults only, for tests and the demo.
+    pub fn defaults() -> Self {
+        // Deserializing an empty map applies every `#[serde(default)]`.
+        serde_json::from_str("{}").unwrap_or_else(|_| unreachable!("every field has a default"))
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let positive = [
+            ("slack_channel_per_second", self.slack_channel_per_second),
+            ("slack_channel_burst", self.slack_channel_burst),
+            (
+                "slack_workspace_per_minute",
+                self.slack_workspace_per_minute,
+            ),
+            ("db_max_connections", self.db_max_connections),
+        ];
+        for (name, v) in positive {
+            if v == 0 {
+                return Err(ConfigError(format!("{name} must be at least 1")));
+            }
+        }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            return Err(ConfigError(format!(
+                "log_format must be `text` or `json`, not {:?}",
+                self.log_format
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            default_retry_after: Duration::from_secs(self.retry_after_default_secs),
+            backoff_base: Duration::from_millis(self.retry_backoff_base_ms),
+            backoff_max: Duration::from_secs(self.retry_backoff_max_secs),
+            max_ambiguous_attempts: self.retry_max_ambiguous,
+            ..RetryPolicy::default()
+        }
+    }
+
+    pub fn slack_timeout(&self) -> Duration {
+        Duration::from_secs(self.slack_timeout_secs)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment's Jail closures return figment::Error.
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_documented_ones() {
+        let s = Settings::defaults();
+        assert_eq!(s.database_url, "sqlite://sonar-slack.db?mode=rwc");
+        assert_eq!(s.listen, "127.0.0.1:8080");
+        assert_eq!(s.slack_api_url, "https://slack.com/api");
+        assert_eq!(s.slack_workspace_per_minute, 100);
+        assert!(s.encryption_key.is_none());
+    }
+
+    #[test]
+    fn file_then_env_override_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "c.toml",
+                "listen = \"0.0.0.0:9000\"\nslack_channel_burst = 3\n",
+            )?;
+            jail.set_env("SONAR_SLACK_SLACK_CHANNEL_BURST", "5");
+            let s = Settings::load(Some(Path::new("c.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(s.listen, "0.0.0.0:9000");
+            assert_eq!(s.slack_channel_burst, 5);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_and_zero_rates_are_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SONAR_SLACK_LISTN", "x");
+            let err = Settings::load(None).unwrap_err().to_string();
+            assert!(err.contains("listn"), "{err}");
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SONAR_SLACK_SLACK_CHANNEL_PER_SECOND", "0");
+            assert!(Settings::load(None).is_err());
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,206 @@
+//! Connections, workspaces and subscriptions: the operator-managed catalogue.
+
+use chrono::Utc;
+use entity::{connection, subscription, workspace};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    Set,
+};
+
+use super::status;
+use crate::domain::types::{ChannelId, ProjectKey, ServerUrl, TeamId};
+
+pub async fn add_connection(
+    db: &impl ConnectionTrait,
+    server_url: &ServerUrl,
+    organization: Option<&str>,
+    secret_sealed: Option<String>,
+) -> Result<connection::Model, DbErr> {
+    connection::ActiveModel {
+        server_url: Set(server_url.as_str().to_owned()),
+        organization: Set(organization.map(str::to_owned)),
+        secret_sealed: Set(secret_sealed),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+}
+
+pub async fn connections(db: &impl ConnectionTrait) -> Result<Vec<connection::Model>, DbErr> {
+    connection::Entity::find()
+        .order_by_asc(connection::Column::Id)
+        .all(db)
+        .await
+}
+
+pub async fn connection_by_url(
+    db: &impl ConnectionTrait,
+    server_url: &ServerUrl,
+) -> Result<Option<connection::Model>, DbErr> {
+    connection::Entity::find()
+        .filter(connection::Column::ServerUrl.eq(server_url.as_str()))
+        .one(db)
+        .await
+}
+
+/// Deletes a connection with its subscriptions, project states and history.
+pub async fn remove_connection(db: &impl ConnectionTrait, id: i64) -> Result<bool, DbErr> {
+    Ok(connection::Entity::delete_by_id(id)
+        .exec(db)
+        .await?
+        .rows_affected
+        > 0)
+}
+
+/// Adds a workspace, or replaces its token and re-enables it.
+pub async fn upsert_workspace(
+    db: &impl ConnectionTrait,
+    team: &TeamId,
+    team_name: Option<&str>,
+    bot_token_sealed: String,
+) -> Result<(), DbErr> {
+    let now = Utc::now();
+    let model = workspace::ActiveModel {
+        team_id: Set(team.as_str().to_owned()),
+        team_name: Set(team_name.map(str::to_owned)),
+        bot_token_sealed: Set(bot_token_sealed),
+        status: Set(status::ACTIVE.to_owned()),
+        disabled_reason: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    workspace::Entity::insert(model)
+        .on_conflict(
+            OnConflict::column(workspace::Column::TeamId)
+                .update_columns([
+                    workspace::Column::TeamName,
+                    workspace::Column::BotTokenSealed,
+                    workspace::Column::Status,
+                    workspace::Column::DisabledReason,
+                    workspace::Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn workspaces(db: &impl ConnectionTrait) -> Result<Vec<workspace::Model>, DbErr> {
+    workspace::Entity::find()
+        .order_by_asc(workspace::Column::TeamId)
+        .all(db)
+        .await
+}
+
+pub async fn workspace(
+    db: &impl ConnectionTrait,
+    team: &str,
+) -> Result<Option<workspace::Model>, DbErr> {
+    workspace::Entity::find_by_id(team.to_owned()).one(db).await
+}
+
+/// Deletes a workspace and its subscriptions.
+pub async fn remove_workspace(db: &impl ConnectionTrait, team: &TeamId) -> Result<bool, DbErr> {
+    subscription::Entity::delete_many()
+        .filter(subscription::Column::TeamId.eq(team.as_str()))
+        .exec(db)
+        .await?;
+    Ok(workspace::Entity::delete_by_id(team.as_str().to_owned())
+        .exec(db)
+        .await?
+        .rows_affected
+        > 0)
+}
+
+/// Adds a subscription; an existing one for the same route is re-enabled. Returns it.
+pub async fn subscribe(
+    db: &impl ConnectionTrait,
+    team: &TeamId,
+    channel: &ChannelId,
+    connection_id: i64,
+    project: &ProjectKey,
+    created_by: Option<&str>,
+) -> Result<subscription::Model, DbErr> {
+    let route = subscription::Entity::find()
+        .filter(subscription::Column::TeamId.eq(team.as_str()))
+        .filter(subscription::Column::ChannelId.eq(channel.as_str()))
+        .filter(subscription::Column::ConnectionId.eq(connection_id))
+        .filter(subscription::Column::ProjectKey.eq(project.as_str()));
+    if let Some(existing) = route.clone().one(db).await? {
+        let mut active: subscription::ActiveModel = existing.into();
+        active.status = Set(status::ACTIVE.to_owned());
+        active.disabled_reason = Set(None);
+        return active.update(db).await;
+    }
+    subscription::ActiveModel {
+        team_id: Set(team.as_str().to_owned()),
+        channel_id: Set(channel.as_str().to_owned()),
+        connection_id: Set(connection_id),
+        project_key: Set(project.as_str().to_owned()),
+        status: Set(status::ACTIVE.to_owned()),
+        disabled_reason: Set(None),
+        created_by: Set(created_by.map(str::to_owned)),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+}
+
+pub async fn subscriptions(db: &impl ConnectionTrait) -> Result<Vec<subscription::Model>, DbErr> {
+    subscription::Entity::find()
+        .order_by_asc(subscription::Column::Id)
+        .all(db)
+        .await
+}
+
+pub async fn remove_subscription(db: &impl ConnectionTrait, id: i64) -> Result<bool, DbErr> {
+    Ok(subscription::Entity::delete_by_id(id)
+        .exec(db)
+        .await?
+        .rows_affected
+        > 0)
+}
+
+/// Active subscriptions of a project whose workspace is active.
+pub async fn active_routes(
+    db: &impl ConnectionTrait,
+    connection_id: i64,
+    project: &str,
+) -> Result<Vec<subscription::Model>, DbErr> {
+    let subs = subscription::Entity::find()
+        .filter(subscription::Column::ConnectionId.eq(connection_id))
+        .filter(subscription::Column::ProjectKey.eq(project))
+        .filter(subscription::Column::Status.eq(status::ACTIVE))
+        .order_by_asc(subscription::Column::Id)
+        .all(db)
+        .await?;
+    if subs.is_empty() {
+        return Ok(subs);
+    }
+    let active_teams: Vec<String> = workspace::Entity::find()
+        .filter(workspace::Column::TeamId.is_in(subs.iter().map(|s| s.team_id.clone())))
+        .filter(workspace::Column::Status.eq(status::ACTIVE))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|w| w.team_id)
+        .collect();
+    Ok(subs
+        .into_iter()
+        .filter(|s| active_teams.contains(&s.team_id))
+        .collect())
+}
+
+/// The associated data binding a sealed bot token to its workspace row.
+pub fn bot_token_context(team: &str) -> String {
+    format!("workspace:{team}:bot_token")
+}
+
+/// The associated data binding a sealed webhook secret to its connection row.
+pub fn webhook_secret_context(server_url: &str) -> String {
+    format!("connection:{server_url}:webhook_secret")
+}

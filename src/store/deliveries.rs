@@ -1,0 +1,217 @@
+//! Delivery rows through their life (`pending → sent | failed`) and the route and workspace
+//! switches a Slack error can throw.
+
+use chrono::Utc;
+use entity::{delivery, notification, subscription, workspace};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
+};
+
+use super::ingest::NewDelivery;
+use super::status;
+
+/// Every pending delivery with its message, oldest first (so each channel keeps its order).
+pub async fn pending(db: &impl ConnectionTrait) -> Result<Vec<NewDelivery>, DbErr> {
+    let rows = delivery::Entity::find()
+        .filter(delivery::Column::Status.eq(status::PENDING))
+        .order_by_asc(delivery::Column::Id)
+        .all(db)
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(500) {
+        let notes = notification::Entity::find()
+            .filter(notification::Column::Id.is_in(chunk.iter().map(|d| d.notification_id)))
+            .all(db)
+            .await?;
+        for d in chunk {
+            if let Some(n) = notes.iter().find(|n| n.id == d.notification_id) {
+                out.push(NewDelivery {
+                    id: d.id,
+                    team_id: d.team_id.clone(),
+                    channel_id: d.channel_id.clone(),
+                    message: n.message.clone(),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+async fn set(
+    db: &impl ConnectionTrait,
+    id: i64,
+    changes: Vec<(delivery::Column, sea_orm::sea_query::SimpleExpr)>,
+) -> Result<(), DbErr> {
+    let mut update = delivery::Entity::update_many()
+        .col_expr(delivery::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(delivery::Column::Id.eq(id));
+    for (col, value) in changes {
+        update = update.col_expr(col, value);
+    }
+    update.exec(db).await.map(|_| ())
+}
+
+/// Counts an attempt before its request leaves, so a crash mid-request is visible afterwards.
+pub async fn count_attempt(db: &impl ConnectionTrait, id: i64) -> Result<(), DbErr> {
+    set(
+        db,
+        id,
+        vec![(
+            delivery::Column::Attempts,
+            Expr::col(delivery::Column::Attempts).add(1),
+        )],
+    )
+    .await
+}
+
+pub async fn mark_sent(db: &impl ConnectionTrait, id: i64, ts: &str) -> Result<(), DbErr> {
+    set(
+        db,
+        id,
+        vec![
+            (delivery::Column::Status, Expr::value(status::SENT)),
+            (delivery::Column::SlackTs, Expr::value(ts)),
+        ],
+    )
+    .await
+}
+
+pub async fn mark_failed(db: &impl ConnectionTrait, id: i64, reason: &str) -> Result<(), DbErr> {
+    set(
+        db,
+        id,
+        vec![
+            (delivery::Column::Status, Expr::value(status::FAILED)),
+            (delivery::Column::LastError, Expr::value(reason)),
+        ],
+    )
+    .await
+}
+
+/// Records a failure after which the message may have been posted.
+pub async fn count_ambiguous(
+    db: &impl ConnectionTrait,
+    id: i64,
+    reason: &str,
+) -> Result<(), DbErr> {
+    set(
+        db,
+        id,
+        vec![
+            (
+                delivery::Column::AmbiguousAttempts,
+                Expr::col(delivery::Column::AmbiguousAttempts).add(1),
+            ),
+            (delivery::Column::LastError, Expr::value(reason)),
+        ],
+    )
+    .await
+}
+
+pub async fn note_error(db: &impl ConnectionTrait, id: i64, reason: &str) -> Result<(), DbErr> {
+    set(
+        db,
+        id,
+        vec![(delivery::Column::LastError, Expr::value(reason))],
+    )
+    .await
+}
+
+/// The channel cannot be posted to: disable its subscriptions and fail what is pending for it.
+/// Returns the ids of the failed deliveries.
+pub async fn disable_route(
+    db: &DatabaseConnection,
+    team: &str,
+    channel: &str,
+    reason: &str,
+) -> Result<Vec<i64>, DbErr> {
+    let txn = db.begin().await?;
+    subscription::Entity::update_many()
+        .col_expr(subscription::Column::Status, Expr::value(status::DISABLED))
+        .col_expr(subscription::Column::DisabledReason, Expr::value(reason))
+        .filter(subscription::Column::TeamId.eq(team))
+        .filter(subscription::Column::ChannelId.eq(channel))
+        .filter(subscription::Column::Status.eq(status::ACTIVE))
+        .exec(&txn)
+        .await?;
+    let failed = fail_pending(&txn, team, Some(channel), reason).await?;
+    txn.commit().await?;
+    Ok(failed)
+}
+
+/// The workspace's token is unusable: disable it and fail everything pending for it.
+pub async fn disable_workspace(
+    db: &DatabaseConnection,
+    team: &str,
+    reason: &str,
+) -> Result<Vec<i64>, DbErr> {
+    let txn = db.begin().await?;
+    workspace::Entity::update_many()
+        .col_expr(workspace::Column::Status, Expr::value(status::DISABLED))
+        .col_expr(workspace::Column::DisabledReason, Expr::value(reason))
+        .col_expr(workspace::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(workspace::Column::TeamId.eq(team))
+        .exec(&txn)
+        .await?;
+    let failed = fail_pending(&txn, team, None, reason).await?;
+    txn.commit().await?;
+    Ok(failed)
+}
+
+async fn fail_pending(
+    db: &impl ConnectionTrait,
+    team: &str,
+    channel: Option<&str>,
+    reason: &str,
+) -> Result<Vec<i64>, DbErr> {
+    let mut find = delivery::Entity::find()
+        .filter(delivery::Column::TeamId.eq(team))
+        .filter(delivery::Column::Status.eq(status::PENDING));
+    if let Some(c) = channel {
+        find = find.filter(delivery::Column::ChannelId.eq(c));
+    }
+    let ids: Vec<i64> = find.all(db).await?.into_iter().map(|d| d.id).collect();
+    if !ids.is_empty() {
+        delivery::Entity::update_many()
+            .col_expr(delivery::Column::Status, Expr::value(status::FAILED))
+            .col_expr(delivery::Column::LastError, Expr::value(reason))
+            .col_expr(delivery::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(delivery::Column::Id.is_in(ids.clone()))
+            .exec(db)
+            .await?;
+    }
+    Ok(ids)
+}
+
+/// A delivery's current row (tests and the CLI read it).
+pub async fn get(db: &impl ConnectionTrait, id: i64) -> Result<Option<delivery::Model>, DbErr> {
+    delivery::Entity::find_by_id(id).one(db).await
+}
+
+pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<delivery::Model>, DbErr> {
+    delivery::Entity::find()
+        .order_by_asc(delivery::Column::Id)
+        .all(db)
+        .await
+}
+
+/// Pending deliveries whose request had already left when the process stopped may have been
+/// posted: count that once, at start-up, before they are sent again. Returns how many.
+pub async fn note_interrupted(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
+    let res = delivery::Entity::update_many()
+        .col_expr(
+            delivery::Column::AmbiguousAttempts,
+            Expr::col(delivery::Column::AmbiguousAttempts).add(1),
+        )
+        .col_expr(
+            delivery::Column::LastError,
+            Expr::value("the service stopped while a request to Slack was in flight"),
+        )
+        .filter(delivery::Column::Status.eq(status::PENDING))
+        .filter(delivery::Column::Attempts.gt(0))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected)
+}

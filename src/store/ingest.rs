@@ -1,0 +1,230 @@
+//! The one transaction per decided webhook: inbox row, project state, notification and deliveries,
+//! committed together or not at all.
+
+use chrono::{DateTime, Utc};
+use entity::{delivery, notification, project_state, webhook_event};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, Set, TransactionTrait, TryInsertResult,
+};
+
+use super::{catalog, is_unique_violation, status};
+use crate::domain::decision::{Gate, OrderKey, ProjectMemory};
+
+/// The project's stored memory with the version that guards updates to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMemory {
+    pub memory: ProjectMemory,
+    pub version: i64,
+}
+
+pub async fn load_memory(
+    db: &impl ConnectionTrait,
+    connection_id: i64,
+    project: &str,
+) -> Result<Option<StoredMemory>, DbErr> {
+    let row = project_state::Entity::find()
+        .filter(project_state::Column::ConnectionId.eq(connection_id))
+        .filter(project_state::Column::ProjectKey.eq(project))
+        .one(db)
+        .await?;
+    Ok(row.and_then(|r| {
+        Some(StoredMemory {
+            memory: ProjectMemory {
+                gate: Gate::parse(&r.gate)?,
+                order: OrderKey {
+                    analysed_at: r.analysed_at,
+                    changed_at: r.changed_at,
+                },
+                failing_since: r.failing_since,
+            },
+            version: r.version,
+        })
+    }))
+}
+
+/// Everything one decided event writes.
+pub struct IngestWrite<'a> {
+    pub connection_id: i64,
+    pub project_key: &'a str,
+    pub dedupe_key: &'a str,
+    pub decision_code: &'a str,
+    pub body: &'a str,
+    /// The state to store, with the version it must replace (`None`: no row yet).
+    pub state: Option<(&'a ProjectMemory, Option<i64>)>,
+    /// `(transition, rendered message JSON)` when the event notifies.
+    pub notification: Option<(&'a str, &'a str)>,
+    pub now: DateTime<Utc>,
+}
+
+/// A delivery created by an ingest, ready to hand to its channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDelivery {
+    pub id: i64,
+    pub team_id: String,
+    pub channel_id: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IngestOutcome {
+    Committed {
+        version: Option<i64>,
+        deliveries: Vec<NewDelivery>,
+    },
+    /// The same event is already in the inbox.
+    Duplicate,
+    /// Another writer changed the project's state first: reload and decide again.
+    Conflict,
+}
+
+pub async fn commit(db: &DatabaseConnection, w: IngestWrite<'_>) -> Result<IngestOutcome, DbErr> {
+    let txn = db.begin().await?;
+    let inbox = webhook_event::ActiveModel {
+        connection_id: Set(w.connection_id),
+        project_key: Set(w.project_key.to_owned()),
+        dedupe_key: Set(w.dedupe_key.to_owned()),
+        decision: Set(w.decision_code.to_owned()),
+        body: Set(w.body.to_owned()),
+        received_at: Set(w.now),
+        ..Default::default()
+    };
+    let inserted = webhook_event::Entity::insert(inbox)
+        .on_conflict_do_nothing_on([
+            webhook_event::Column::ConnectionId,
+            webhook_event::Column::ProjectKey,
+            webhook_event::Column::DedupeKey,
+        ])
+        .exec_without_returning(&txn)
+        .await?;
+    if !matches!(inserted, TryInsertResult::Inserted(n) if n > 0) {
+        txn.rollback().await?;
+        return Ok(IngestOutcome::Duplicate);
+    }
+
+    let mut version = None;
+    if let Some((memory, expected)) = w.state {
+        match write_state(
+            &txn,
+            w.connection_id,
+            w.project_key,
+            memory,
+            expected,
+            w.now,
+        )
+        .await
+        {
+            Ok(Some(v)) => version = Some(v),
+            Ok(None) => {
+                txn.rollback().await?;
+                return Ok(IngestOutcome::Conflict);
+            }
+            Err(e) if is_unique_violation(&e) => {
+                txn.rollback().await?;
+                return Ok(IngestOutcome::Conflict);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+
+    let mut deliveries = Vec::new();
+    if let Some((transition, message)) = w.notification {
+        let note = notification::ActiveModel {
+            connection_id: Set(w.connection_id),
+            project_key: Set(w.project_key.to_owned()),
+            transition: Set(transition.to_owned()),
+            message: Set(message.to_owned()),
+            created_at: Set(w.now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        for route in catalog::active_routes(&txn, w.connection_id, w.project_key).await? {
+            let row = delivery::ActiveModel {
+                notification_id: Set(note.id),
+                subscription_id: Set(route.id),
+                team_id: Set(route.team_id.clone()),
+                channel_id: Set(route.channel_id.clone()),
+                status: Set(status::PENDING.to_owned()),
+                attempts: Set(0),
+                ambiguous_attempts: Set(0),
+                slack_ts: Set(None),
+                last_error: Set(None),
+                created_at: Set(w.now),
+                updated_at: Set(w.now),
+                ..Default::default()
+            }
+            .insert(&txn)
+            .await?;
+            deliveries.push(NewDelivery {
+                id: row.id,
+                team_id: route.team_id,
+                channel_id: route.channel_id,
+                message: message.to_owned(),
+            });
+        }
+    }
+    txn.commit().await?;
+    Ok(IngestOutcome::Committed {
+        version,
+        deliveries,
+    })
+}
+
+/// Inserts the first state, or updates it only if it still has the expected version.
+/// Returns the new version, or `None` when another writer got there first.
+async fn write_state(
+    txn: &impl ConnectionTrait,
+    connection_id: i64,
+    project_key: &str,
+    memory: &ProjectMemory,
+    expected: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, DbErr> {
+    match expected {
+        None => {
+            project_state::ActiveModel {
+                connection_id: Set(connection_id),
+                project_key: Set(project_key.to_owned()),
+                gate: Set(memory.gate.as_str().to_owned()),
+                analysed_at: Set(memory.order.analysed_at),
+                changed_at: Set(memory.order.changed_at),
+                failing_since: Set(memory.failing_since),
+                version: Set(1),
+                updated_at: Set(now),
+                ..Default::default()
+            }
+            .insert(txn)
+            .await?;
+            Ok(Some(1))
+        }
+        Some(v) => {
+            let res = project_state::Entity::update_many()
+                .col_expr(
+                    project_state::Column::Gate,
+                    Expr::value(memory.gate.as_str()),
+                )
+                .col_expr(
+                    project_state::Column::AnalysedAt,
+                    Expr::value(memory.order.analysed_at),
+                )
+                .col_expr(
+                    project_state::Column::ChangedAt,
+                    Expr::value(memory.order.changed_at),
+                )
+                .col_expr(
+                    project_state::Column::FailingSince,
+                    Expr::value(memory.failing_since),
+                )
+                .col_expr(project_state::Column::Version, Expr::value(v + 1))
+                .col_expr(project_state::Column::UpdatedAt, Expr::value(now))
+                .filter(project_state::Column::ConnectionId.eq(connection_id))
+                .filter(project_state::Column::ProjectKey.eq(project_key))
+                .filter(project_state::Column::Version.eq(v))
+                .exec(txn)
+                .await?;
+            Ok((res.rows_affected == 1).then_some(v + 1))
+        }
+    }
+}
