@@ -1,0 +1,332 @@
+//! ChannelActor: one per (workspace, channel). It posts its deliveries one at a time, in the order
+//! they were created, paced by the channel's and the workspace's limiters, and acts on every answer
+//! Slack can give (see [`crate::domain::delivery::judge`]).
+
+use std::collections::{HashSet, VecDeque};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use governor::{DefaultDirectRateLimiter, RateLimiter};
+use rand::Rng;
+use secrecy::SecretString;
+use tracing::Instrument;
+
+use super::Shared;
+use super::pacing::WorkspaceGate;
+use crate::domain::delivery::{Verdict, backoff, judge};
+use crate::domain::message::SlackMessage;
+use crate::store::ingest::NewDelivery;
+use crate::store::{catalog, deliveries, status};
+use crate::telemetry::Counters;
+
+/// Sent by the Registry: post this delivery after those already queued.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Deliver {
+    pub delivery: NewDelivery,
+}
+
+/// How one delivery ended, as far as the channel's queue is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Finish {
+    /// Sent, or failed with a recorded reason: go on with the next one.
+    Done,
+    /// The route or the installation is broken: what was queued has been failed in the database.
+    Stop,
+}
+
+pub struct ChannelActor {
+    shared: Arc<Shared>,
+    workspace: Arc<WorkspaceGate>,
+    limiter: Arc<DefaultDirectRateLimiter>,
+    team_id: String,
+    channel_id: String,
+    queue: VecDeque<NewDelivery>,
+    queued: HashSet<i64>,
+    busy: bool,
+}
+
+impl ChannelActor {
+    pub fn new(
+        shared: Arc<Shared>,
+        workspace: Arc<WorkspaceGate>,
+        team_id: String,
+        channel_id: String,
+    ) -> Self {
+        let limiter = Arc::new(RateLimiter::direct(shared.pacing.channel_quota()));
+        Self {
+            shared,
+            workspace,
+            limiter,
+            team_id,
+            channel_id,
+            queue: VecDeque::new(),
+            queued: HashSet::new(),
+            busy: false,
+        }
+    }
+
+    fn pump(&mut self, ctx: &mut Context<Self>) {
+        if self.busy {
+            return;
+        }
+        let Some(next) = self.queue.front().cloned() else {
+            return;
+        };
+        self.busy = true;
+        let span = tracing::info_span!("deliver", delivery = next.id, team = %next.team_id, channel = %next.channel_id);
+        let job = deliver_one(
+            self.shared.clone(),
+            self.workspace.clone(),
+            self.limiter.clone(),
+            next,
+        )
+        .instrument(span);
+        ctx.spawn(job.into_actor(self).map(|finish, act, ctx| {
+            act.busy = false;
+            match finish {
+                Finish::Done => {
+                    if let Some(done) = act.queue.pop_front() {
+                        act.queued.remove(&done.id);
+                    }
+                }
+                Finish::Stop => {
+                    act.queue.clear();
+                    act.queued.clear();
+                }
+            }
+            act.pump(ctx);
+        }));
+    }
+}
+
+impl Actor for ChannelActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, _: &mut Context<Self>) {
+        tracing::debug!(team = %self.team_id, channel = %self.channel_id, "channel actor started");
+    }
+}
+
+impl Handler<Deliver> for ChannelActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Deliver, ctx: &mut Context<Self>) {
+        // At start-up a delivery can be dispatched both by its ingest and by the pending sweep.
+        if self.queued.insert(msg.delivery.id) {
+            self.queue.push_back(msg.delivery);
+        }
+        self.pump(ctx);
+    }
+}
+
+/// Posts one delivery until it ends: sent, failed with a reason, or its route/installation broken.
+async fn deliver_one(
+    shared: Arc<Shared>,
+    workspace: Arc<WorkspaceGate>,
+    limiter: Arc<DefaultDirectRateLimiter>,
+    d: NewDelivery,
+) -> Finish {
+    let message: SlackMessage = match serde_json::from_str(&d.message) {
+        Ok(m) => m,
+        Err(e) => {
+            let reason = format!("stored message is unreadable: {e}");
+            persist(&shared, || {
+                deliveries::mark_failed(&shared.db, d.id, &reason)
+            })
+            .await;
+            Counters::bump(&shared.counters.deliveries_failed);
+            return Finish::Done;
+        }
+    };
+    let mut not_sent = 0u32;
+    let mut ambiguous = 0u32;
+    let mut text_only = false;
+    loop {
+        let token = match usable_token(&shared, &d.team_id).await {
+            Ok(t) => t,
+            Err(TokenProblem::Unusable(reason)) => {
+                persist(&shared, || {
+                    deliveries::mark_failed(&shared.db, d.id, &reason)
+                })
+                .await;
+                Counters::bump(&shared.counters.deliveries_failed);
+                tracing::warn!(%reason, "delivery failed");
+                return Finish::Done;
+            }
+            Err(TokenProblem::Transient(reason)) => {
+                not_sent += 1;
+                tracing::error!(%reason, "cannot read the workspace; will retry");
+                actix::clock::sleep(backoff(&shared.policy, not_sent, jitter())).await;
+                continue;
+            }
+        };
+        if let Some(wait) = workspace.remaining_pause() {
+            actix::clock::sleep(wait).await;
+        }
+        limiter.until_ready().await;
+        workspace.limiter.until_ready().await;
+        persist(&shared, || deliveries::count_attempt(&shared.db, d.id)).await;
+        let reply = shared
+            .slack
+            .post_message(&token, &d.channel_id, &message, text_only)
+            .await;
+        let verdict = judge(reply.as_ref(), &shared.policy);
+        match verdict {
+            Verdict::Delivered { ts } => {
+                persist(&shared, || deliveries::mark_sent(&shared.db, d.id, &ts)).await;
+                Counters::bump(&shared.counters.deliveries_sent);
+                tracing::info!(%ts, "delivered");
+                return Finish::Done;
+            }
+            Verdict::RateLimited { after } => {
+                Counters::bump(&shared.counters.slack_rate_limited);
+                tracing::warn!(
+                    wait_ms = after.as_millis() as u64,
+                    "Slack rate limit; waiting as told"
+                );
+                workspace.pause(after);
+            }
+            Verdict::RetryNotSent { reason } => {
+                not_sent += 1;
+                Counters::bump(&shared.counters.slack_retries_not_sent);
+                tracing::warn!(%reason, attempt = not_sent, "not sent; will retry");
+                persist(&shared, || {
+                    deliveries::note_error(&shared.db, d.id, &reason)
+                })
+                .await;
+                actix::clock::sleep(backoff(&shared.policy, not_sent, jitter())).await;
+            }
+            Verdict::RetryAmbiguous { reason } => {
+                ambiguous += 1;
+                Counters::bump(&shared.counters.slack_ambiguous_retries);
+                persist(&shared, || {
+                    deliveries::count_ambiguous(&shared.db, d.id, &reason)
+                })
+                .await;
+                if ambiguous >= shared.policy.max_ambiguous_attempts {
+                    let reason = format!(
+                        "gave up after {ambiguous} attempts that may have posted; last: {reason}"
+                    );
+                    persist(&shared, || {
+                        deliveries::mark_failed(&shared.db, d.id, &reason)
+                    })
+                    .await;
+                    Counters::bump(&shared.counters.deliveries_failed);
+                    tracing::error!(%reason, "delivery failed");
+                    return Finish::Done;
+                }
+                tracing::warn!(%reason, attempt = ambiguous, "Slack may have posted; retrying with backoff");
+                actix::clock::sleep(backoff(&shared.policy, ambiguous, jitter())).await;
+            }
+            Verdict::RetryMuchLater { reason, after } => {
+                tracing::warn!(%reason, wait_s = after.as_secs(), "Slack asks to come back much later");
+                persist(&shared, || {
+                    deliveries::note_error(&shared.db, d.id, &reason)
+                })
+                .await;
+                actix::clock::sleep(after).await;
+            }
+            Verdict::RouteBroken { reason } => {
+                let why = format!(
+                    "Slack refused the channel ({reason}): invite the app to the channel or subscribe another one"
+                );
+                let failed = persist(&shared, || {
+                    deliveries::disable_route(&shared.db, &d.team_id, &d.channel_id, &why)
+                })
+                .await;
+                bump_by(&shared.counters.deliveries_failed, failed.len());
+                tracing::warn!(%reason, failed = failed.len(), "channel disabled");
+                return Finish::Stop;
+            }
+            Verdict::InstallationBroken { reason } => {
+                let why = format!(
+                    "Slack refused the bot token ({reason}): reinstall the app or run `sonar-slack workspaces add` with a new token"
+                );
+                let failed = persist(&shared, || {
+                    deliveries::disable_workspace(&shared.db, &d.team_id, &why)
+                })
+                .await;
+                bump_by(&shared.counters.deliveries_failed, failed.len());
+                tracing::error!(%reason, failed = failed.len(), "workspace disabled");
+                return Finish::Stop;
+            }
+            Verdict::MessageBroken { reason } if !text_only => {
+                tracing::warn!(%reason, "Slack refused the blocks; sending the plain-text version once");
+                text_only = true;
+            }
+            Verdict::MessageBroken { reason } | Verdict::Failed { reason } => {
+                let reason = format!("Slack refused the message: {reason}");
+                persist(&shared, || {
+                    deliveries::mark_failed(&shared.db, d.id, &reason)
+                })
+                .await;
+                Counters::bump(&shared.counters.deliveries_failed);
+                tracing::error!(%reason, "delivery failed");
+                return Finish::Done;
+            }
+        }
+    }
+}
+
+enum TokenProblem {
+    /// The workspace is gone or disabled: this delivery cannot succeed.
+    Unusable(String),
+    /// The database or the key could not be read: try again later.
+    Transient(String),
+}
+
+async fn usable_token(shared: &Shared, team: &str) -> Result<SecretString, TokenProblem> {
+    let ws = catalog::workspace(&shared.db, team)
+        .await
+        .map_err(|e| TokenProblem::Transient(e.to_string()))?
+        .ok_or_else(|| {
+            TokenProblem::Unusable(format!(
+                "workspace {team} is not installed (add it with `sonar-slack workspaces add --team-id {team} --bot-token …`)"
+            ))
+        })?;
+    if ws.status != status::ACTIVE {
+        return Err(TokenProblem::Unusable(format!(
+            "workspace {team} is disabled: {}",
+            ws.disabled_reason.unwrap_or_default()
+        )));
+    }
+    shared
+        .sealer
+        .open(
+            &ws.bot_token_sealed,
+            &crate::store::catalog::bot_token_context(team),
+        )
+        .map_err(|e| TokenProblem::Transient(e.to_string()))
+}
+
+/// Retries a database write until it lands: a message Slack accepted must never be posted again
+/// because its bookkeeping failed.
+async fn persist<T, F, Fut>(shared: &Shared, mut write: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, sea_orm::DbErr>>,
+{
+    let mut attempt = 0;
+    loop {
+        match write().await {
+            Ok(v) => return v,
+            Err(e) => {
+                attempt += 1;
+                tracing::error!(error = %e, attempt, "database write failed; retrying");
+                let wait = backoff(&shared.policy, attempt, jitter()).min(Duration::from_secs(30));
+                actix::clock::sleep(wait).await;
+            }
+        }
+    }
+}
+
+fn bump_by(counter: &std::sync::atomic::AtomicU64, n: usize) {
+    counter.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn jitter() -> f64 {
+    rand::rng().random::<f64>()
+}

@@ -1,0 +1,32 @@
+//! The actor system: a [`Registry`] that spawns one [`ProjectActor`] per SonarQube project and one
+//! [`ChannelActor`] per Slack channel, and routes messages between them.
+
+pub mod channel;
+pub mod pacing;
+pub mod project;
+pub mod registry;
+
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+use crate::crypto::Sealer;
+use crate::domain::delivery::RetryPolicy;
+use crate::slack::SlackClient;
+use crate::telemetry::Counters;
+
+pub use channel::ChannelActor;
+pub use pacing::Pacing;
+pub use project::{IngestAnalysis, IngestReport, ProjectActor};
+pub use registry::{Dispatch, Registry};
+
+/// What every actor needs, shared read-only.
+#[derive(Debug)]
+pub struct Shared {
+    pub db: DatabaseConnection,
+    pub sealer: Sealer,
+    pub slack: SlackClient,
+    pub policy: RetryPolicy,
+    pub pacing: Pacing,
+    pub counters: Arc<Counters>,
+}

@@ -1,0 +1,209 @@
+//! ProjectActor: one per (connection, project key). It serializes the events of its project,
+//! remembers the main branch's last gate, decides with [`crate::domain::decision`], and commits the
+//! outcome in one transaction before it answers.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use chrono::Utc;
+
+use super::Shared;
+use super::registry::{Dispatch, Registry};
+use crate::domain::decision::{self, Decision, IgnoreReason};
+use crate::domain::message;
+use crate::domain::webhook::AnalysisEvent;
+use crate::store::ingest::{self, IngestOutcome, IngestWrite, StoredMemory};
+use crate::telemetry::Counters;
+
+/// Sent by the webhook handler (through the [`Registry`]): decide on one event and make it durable.
+#[derive(Message)]
+#[rtype(result = "Result<IngestReport, IngestError>")]
+pub struct IngestAnalysis {
+    pub connection_id: i64,
+    pub event: AnalysisEvent,
+    pub body: String,
+}
+
+/// What happened to one event, once it is committed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct IngestReport {
+    /// `notified`, `first_status`, `unchanged`, or an ignore reason such as `pull_request`.
+    pub decision: String,
+    pub detail: String,
+    /// Deliveries created (one per subscribed channel) when the decision is `notified`.
+    pub channels: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("the database refused the write: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    #[error("the project's state kept changing under concurrent writers; send the event again")]
+    Contended,
+    #[error("the project's worker is shutting down; send the event again")]
+    Stopped,
+}
+
+/// How often a conditional update may lose to another writer before the event is refused.
+const MAX_CONFLICTS: usize = 5;
+
+pub struct ProjectActor {
+    shared: Arc<Shared>,
+    registry: Addr<Registry>,
+    connection_id: i64,
+    project_key: String,
+    /// `None` until loaded from the database; then the last committed memory, if any.
+    memory: Option<Option<StoredMemory>>,
+}
+
+impl ProjectActor {
+    pub fn new(
+        shared: Arc<Shared>,
+        registry: Addr<Registry>,
+        connection_id: i64,
+        project_key: String,
+    ) -> Self {
+        Self {
+            shared,
+            registry,
+            connection_id,
+            project_key,
+            memory: None,
+        }
+    }
+}
+
+impl Actor for ProjectActor {
+    type Context = Context<Self>;
+}
+
+impl Handler<IngestAnalysis> for ProjectActor {
+    type Result = AtomicResponse<Self, Result<IngestReport, IngestError>>;
+
+    fn handle(&mut self, msg: IngestAnalysis, _: &mut Context<Self>) -> Self::Result {
+        let shared = self.shared.clone();
+        let cached = self.memory.clone();
+        let connection_id = self.connection_id;
+        let project_key = self.project_key.clone();
+        let work = async move {
+            let mut known = cached;
+            for _ in 0..MAX_CONFLICTS {
+                let current = match known.take() {
+                    Some(m) => m,
+                    None => ingest::load_memory(&shared.db, connection_id, &project_key).await?,
+                };
+                match apply(&shared, connection_id, &project_key, &msg, current.as_ref()).await? {
+                    Applied::Done {
+                        report,
+                        memory,
+                        deliveries,
+                    } => {
+                        return Ok((report, Some(memory), deliveries));
+                    }
+                    // Another writer moved the state on: read it again and decide again.
+                    Applied::Conflict => known = None,
+                }
+            }
+            Err(IngestError::Contended)
+        };
+        AtomicResponse::new(Box::pin(work.into_actor(self).map(|result, act, _| {
+            result.map(|(report, memory, deliveries)| {
+                act.memory = memory;
+                if !deliveries.is_empty() {
+                    act.registry.do_send(Dispatch { deliveries });
+                }
+                report
+            })
+        })))
+    }
+}
+
+enum Applied {
+    Done {
+        report: IngestReport,
+        memory: Option<StoredMemory>,
+        deliveries: Vec<ingest::NewDelivery>,
+    },
+    Conflict,
+}
+
+async fn apply(
+    shared: &Shared,
+    connection_id: i64,
+    project_key: &str,
+    msg: &IngestAnalysis,
+    current: Option<&StoredMemory>,
+) -> Result<Applied, IngestError> {
+    let now = Utc::now();
+    let event = &msg.event;
+    let decision = decision::decide(current.map(|c| &c.memory), event, now);
+    let next = decision::remember(current.map(|c| &c.memory), event, &decision, now);
+    let rendered = match &decision {
+        Decision::Notify(t) => {
+            let m = message::render(event, t, now);
+            Some((
+                if t.to == decision::Gate::Failed {
+                    "failed"
+                } else {
+                    "recovered"
+                },
+                serde_json::to_string(&m).map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?,
+            ))
+        }
+        _ => None,
+    };
+    let outcome = ingest::commit(
+        &shared.db,
+        IngestWrite {
+            connection_id,
+            project_key,
+            dedupe_key: &event.dedupe_key,
+            decision_code: decision.code(),
+            body: &msg.body,
+            state: next.as_ref().map(|m| (m, current.map(|c| c.version))),
+            notification: rendered.as_ref().map(|(t, m)| (*t, m.as_str())),
+            now,
+        },
+    )
+    .await?;
+    Ok(match outcome {
+        IngestOutcome::Conflict => Applied::Conflict,
+        IngestOutcome::Duplicate => Applied::Done {
+            report: report(&Decision::Ignore(IgnoreReason::Duplicate), 0),
+            memory: current.cloned(),
+            deliveries: Vec::new(),
+        },
+        IngestOutcome::Committed {
+            version,
+            deliveries,
+        } => {
+            if matches!(decision, Decision::Notify(_)) {
+                Counters::bump(&shared.counters.notifications);
+            }
+            tracing::info!(
+                connection_id,
+                project = project_key,
+                decision = decision.code(),
+                channels = deliveries.len(),
+                "{}",
+                decision.describe()
+            );
+            Applied::Done {
+                report: report(&decision, deliveries.len()),
+                memory: match (next, version) {
+                    (Some(memory), Some(version)) => Some(StoredMemory { memory, version }),
+                    _ => current.cloned(),
+                },
+                deliveries,
+            }
+        }
+    })
+}
+
+fn report(decision: &Decision, channels: usize) -> IngestReport {
+    IngestReport {
+        decision: decision.code().to_owned(),
+        detail: decision.describe(),
+        channels,
+    }
+}

@@ -1,0 +1,79 @@
+//! Registry: finds or lazily spawns the ProjectActor for an event and the ChannelActor for a
+//! delivery, and owns the per-workspace pacing gates.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use actix::prelude::*;
+
+use super::Shared;
+use super::channel::{ChannelActor, Deliver};
+use super::pacing::WorkspaceGate;
+use super::project::{IngestAnalysis, IngestError, IngestReport, ProjectActor};
+use crate::store::ingest::NewDelivery;
+
+/// Sent by ProjectActors after a commit, and at start-up for what was left pending.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Dispatch {
+    pub deliveries: Vec<NewDelivery>,
+}
+
+pub struct Registry {
+    shared: Arc<Shared>,
+    projects: HashMap<(i64, String), Addr<ProjectActor>>,
+    channels: HashMap<(String, String), Addr<ChannelActor>>,
+    workspaces: HashMap<String, Arc<WorkspaceGate>>,
+}
+
+impl Registry {
+    pub fn new(shared: Arc<Shared>) -> Self {
+        Self {
+            shared,
+            projects: HashMap::new(),
+            channels: HashMap::new(),
+            workspaces: HashMap::new(),
+        }
+    }
+}
+
+impl Actor for Registry {
+    type Context = Context<Self>;
+}
+
+impl Handler<IngestAnalysis> for Registry {
+    type Result = ResponseFuture<Result<IngestReport, IngestError>>;
+
+    fn handle(&mut self, msg: IngestAnalysis, ctx: &mut Context<Self>) -> Self::Result {
+        let key = (msg.connection_id, msg.event.project_key.as_str().to_owned());
+        let me = ctx.address();
+        let shared = self.shared.clone();
+        let addr = self
+            .projects
+            .entry(key.clone())
+            .or_insert_with(|| ProjectActor::new(shared, me, key.0, key.1).start())
+            .clone();
+        Box::pin(async move { addr.send(msg).await.unwrap_or(Err(IngestError::Stopped)) })
+    }
+}
+
+impl Handler<Dispatch> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: Dispatch, _: &mut Context<Self>) {
+        for delivery in msg.deliveries {
+            let key = (delivery.team_id.clone(), delivery.channel_id.clone());
+            let gate = self
+                .workspaces
+                .entry(delivery.team_id.clone())
+                .or_insert_with(|| Arc::new(WorkspaceGate::new(&self.shared.pacing)))
+                .clone();
+            let shared = self.shared.clone();
+            let addr = self
+                .channels
+                .entry(key.clone())
+                .or_insert_with(|| ChannelActor::new(shared, gate, key.0, key.1).start());
+            addr.do_send(Deliver { delivery });
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! Building and running the service: database, key, actors, resumed deliveries and the HTTP server.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use actix::{Actor, Addr};
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context as _;
+use sea_orm::DatabaseConnection;
+
+use crate::actors::{Dispatch, Pacing, Registry, Shared};
+use crate::config::Settings;
+use crate::crypto::{Sealer, default_key_path};
+use crate::http::{self, AppState};
+use crate::slack::SlackClient;
+use crate::store;
+use crate::telemetry::Counters;
+
+/// A built service, bound to its port but not yet serving.
+pub struct Application {
+    port: u16,
+    server: Server,
+    db: DatabaseConnection,
+    registry: Addr<Registry>,
+}
+
+/// Opens (and if needed creates) the database and applies migrations.
+pub async fn open_database(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
+    let db = store::connect(&settings.database_url, settings.db_max_connections)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot open the database at {}",
+                redact_url(&settings.database_url)
+            )
+        })?;
+    store::migrate(&db)
+        .await
+        .context("database migration failed")?;
+    Ok(db)
+}
+
+/// The key from `SONAR_SLACK_ENCRYPTION_KEY`, else the key file (created when missing).
+pub fn load_sealer(settings: &Settings) -> anyhow::Result<Sealer> {
+    if let Some(key) = &settings.encryption_key {
+        return Sealer::from_base64(key).context("SONAR_SLACK_ENCRYPTION_KEY is unusable");
+    }
+    let path: PathBuf = settings
+        .key_file
+        .clone()
+        .unwrap_or_else(|| default_key_path(&settings.database_url));
+    let (sealer, created) = Sealer::load_or_create(&path)?;
+    let shown = path.canonicalize().unwrap_or(path);
+    if created {
+        tracing::warn!(key_file = %shown.display(), "created a new encryption key; back it up with the database, sealed tokens cannot be read without it");
+    } else {
+        tracing::info!(key_file = %shown.display(), "using the encryption key file");
+    }
+    Ok(sealer)
+}
+
+impl Application {
+    /// Must run inside an actix System (`#[actix_web::main]`, `actix_web::rt::System`).
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let db = open_database(&settings).await?;
+        let sealer = load_sealer(&settings)?;
+        let listener = TcpListener::bind(&settings.listen)
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        Self::build_with(settings, db, sealer, listener)
+    }
+
+    /// Builds from parts already opened (tests and the demo bind port 0 themselves).
+    pub fn build_with(
+        settings: Settings,
+        db: DatabaseConnection,
+        sealer: Sealer,
+        listener: TcpListener,
+    ) -> anyhow::Result<Self> {
+        let port = listener.local_addr()?.port();
+        let counters = Arc::new(Counters::default());
+        let shared = Arc::new(Shared {
+            db: db.clone(),
+            sealer: sealer.clone(),
+            slack: SlackClient::new(&settings.slack_api_url, settings.slack_timeout())
+                .context("cannot build the Slack HTTP client")?,
+            policy: settings.retry_policy(),
+            pacing: Pacing::new(
+                settings.slack_channel_per_second,
+                settings.slack_channel_burst,
+                settings.slack_workspace_per_minute,
+            ),
+            counters: counters.clone(),
+        });
+        let registry = Registry::new(shared).start();
+        let state = AppState {
+            db: db.clone(),
+            sealer,
+            registry: registry.clone(),
+            counters,
+        };
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(tracing_actix_web::TracingLogger::default())
+                .app_data(web::Data::new(state.clone()))
+                .configure(http::routes)
+        })
+        .listen(listener)?
+        .run();
+        tracing::info!(port, slack_api = %settings.slack_api_url, "sonar-slack is listening");
+        Ok(Self {
+            port,
+            server,
+            db,
+            registry,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops the HTTP server (gracefully or not) from anywhere.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Sends what was left pending by an earlier run to the channels, then serves until stopped.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.resume_pending().await?;
+        self.server.await?;
+        Ok(())
+    }
+
+    async fn resume_pending(&self) -> anyhow::Result<()> {
+        let interrupted = store::deliveries::note_interrupted(&self.db).await?;
+        let pending = store::deliveries::pending(&self.db).await?;
+        if !pending.is_empty() {
+            tracing::info!(
+                pending = pending.len(),
+                interrupted,
+                "resuming deliveries left pending"
+            );
+            self.registry.do_send(Dispatch {
+                deliveries: pending,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Hides a password in a database URL for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.find(':') {
+                Some(colon) => {
+                    format!("{}://{}:***{}", &url[..scheme], &creds[..colon], &url[at..])
+                }
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            super::redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(super::redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(super::redact_url("sqlite://x.db"), "sqlite://x.db");
+    }
+}
