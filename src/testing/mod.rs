@@ -1,0 +1,5 @@
+//! Test support shared by tests, the demo and the benches: fakes that speak real HTTP, and the
+//! service run in its own thread.
+
+pub mod app;
+pub mod fake_slack;
