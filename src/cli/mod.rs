@@ -1,0 +1,113 @@
+//! The command line: `serve`, `migrate`, `demo`, and managing connections, workspaces and
+//! subscriptions until the Slack app surface does it from Slack.
+
+pub mod admin;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sonar-slack",
+    version,
+    about = "SonarQube quality-gate transitions, delivered to Slack channels"
+)]
+pub struct Cli {
+    /// A TOML file of settings (same names as the SONAR_SLACK_* variables, in lower case, without the prefix).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service: migrate the database, resume pending deliveries, serve HTTP.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Run the whole pipeline on real SonarQube webhook bodies against a built-in fake Slack.
+    Demo,
+    /// SonarQube servers and Cloud organizations allowed to send webhooks.
+    #[command(subcommand)]
+    Connections(ConnectionsCmd),
+    /// Slack workspaces and their bot tokens.
+    #[command(subcommand)]
+    Workspaces(WorkspacesCmd),
+    /// Which channels hear about which projects.
+    #[command(subcommand)]
+    Subscriptions(SubscriptionsCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConnectionsCmd {
+    /// Add a connection. Its webhooks must then carry `serverUrl` equal to URL.
+    Add {
+        /// The server's public base URL exactly as SonarQube sends it in `serverUrl` (https://sonarcloud.io on Cloud).
+        #[arg(long)]
+        server_url: String,
+        /// The webhook secret set in SonarQube; webhooks must then be signed. Also read from SONAR_SLACK_WEBHOOK_SECRET.
+        #[arg(long, env = "SONAR_SLACK_WEBHOOK_SECRET", hide_env_values = true)]
+        secret: Option<String>,
+        /// The SonarQube Cloud organization key, for Cloud connections.
+        #[arg(long)]
+        organization: Option<String>,
+    },
+    /// List connections (secrets are never shown).
+    List,
+    /// Remove a connection with its subscriptions and history.
+    Remove {
+        #[arg(long)]
+        server_url: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkspacesCmd {
+    /// Add a workspace, or replace its bot token and re-enable it.
+    Add {
+        /// The workspace id (T…).
+        #[arg(long)]
+        team_id: String,
+        /// The bot token (xoxb-…). Also read from SONAR_SLACK_BOT_TOKEN, which keeps it out of shell history.
+        #[arg(long, env = "SONAR_SLACK_BOT_TOKEN", hide_env_values = true)]
+        bot_token: String,
+        /// A name to show in listings.
+        #[arg(long)]
+        team_name: Option<String>,
+    },
+    /// List workspaces and their state (tokens are never shown).
+    List,
+    /// Remove a workspace and its subscriptions.
+    Remove {
+        #[arg(long)]
+        team_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SubscriptionsCmd {
+    /// Subscribe a channel to a project's main-branch gate.
+    Add(RouteArgs),
+    /// List subscriptions and their state.
+    List,
+    /// Remove a subscription.
+    Remove(RouteArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RouteArgs {
+    /// The workspace id (T…).
+    #[arg(long)]
+    pub team_id: String,
+    /// The channel id (C…, G…), from the channel's About panel.
+    #[arg(long)]
+    pub channel_id: String,
+    /// The SonarQube project key.
+    #[arg(long)]
+    pub project: String,
+    /// Which connection the project lives on; needed only when there are several.
+    #[arg(long)]
+    pub server_url: Option<String>,
+}

@@ -1,0 +1,14 @@
+//! sonar-slack: SonarQube quality-gate transitions delivered to Slack channels.
+
+pub mod actors;
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod demo;
+pub mod domain;
+pub mod http;
+pub mod slack;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+pub mod testing;
