@@ -1,0 +1,6 @@
+//! Integration tests: the service over real HTTP, a real database, and the fake Slack.
+
+mod delivery;
+mod helpers;
+mod restart;
+mod webhooks;
