@@ -16,6 +16,7 @@ use crate::crypto::{Sealer, default_key_path};
 use crate::http::{self, AppState};
 use crate::slack::SlackClient;
 use crate::store;
+use crate::store::writer::Writer;
 use crate::telemetry::Counters;
 
 /// A built service, bound to its port but not yet serving.
@@ -82,6 +83,7 @@ impl Application {
         let counters = Arc::new(Counters::default());
         let shared = Arc::new(Shared {
             db: db.clone(),
+            writer: Writer::spawn(db.clone()),
             sealer: sealer.clone(),
             slack: SlackClient::new(&settings.slack_api_url, settings.slack_timeout())
                 .context("cannot build the Slack HTTP client")?,

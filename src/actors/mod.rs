@@ -13,6 +13,7 @@ use sea_orm::DatabaseConnection;
 use crate::crypto::Sealer;
 use crate::domain::delivery::RetryPolicy;
 use crate::slack::SlackClient;
+use crate::store::writer::Writer;
 use crate::telemetry::Counters;
 
 pub use channel::ChannelActor;
@@ -24,6 +25,8 @@ pub use registry::{Dispatch, Registry};
 #[derive(Debug)]
 pub struct Shared {
     pub db: DatabaseConnection,
+    /// Group-commits ingest writes.
+    pub writer: Writer,
     pub sealer: Sealer,
     pub slack: SlackClient,
     pub policy: RetryPolicy,

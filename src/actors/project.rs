@@ -138,34 +138,35 @@ async fn apply(
     let event = &msg.event;
     let decision = decision::decide(current.map(|c| &c.memory), event, now);
     let next = decision::remember(current.map(|c| &c.memory), event, &decision, now);
-    let rendered = match &decision {
+    let notification = match &decision {
         Decision::Notify(t) => {
             let m = message::render(event, t, now);
+            let json =
+                serde_json::to_string(&m).map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
             Some((
                 if t.to == decision::Gate::Failed {
                     "failed"
                 } else {
                     "recovered"
                 },
-                serde_json::to_string(&m).map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?,
+                json,
             ))
         }
         _ => None,
     };
-    let outcome = ingest::commit(
-        &shared.db,
-        IngestWrite {
+    let outcome = shared
+        .writer
+        .commit(IngestWrite {
             connection_id,
-            project_key,
-            dedupe_key: &event.dedupe_key,
+            project_key: project_key.to_owned(),
+            dedupe_key: event.dedupe_key.clone(),
             decision_code: decision.code(),
-            body: &msg.body,
-            state: next.as_ref().map(|m| (m, current.map(|c| c.version))),
-            notification: rendered.as_ref().map(|(t, m)| (*t, m.as_str())),
+            body: msg.body.clone(),
+            state: next.clone().map(|m| (m, current.map(|c| c.version))),
+            notification,
             now,
-        },
-    )
-    .await?;
+        })
+        .await?;
     Ok(match outcome {
         IngestOutcome::Conflict => Applied::Conflict,
         IngestOutcome::Duplicate => Applied::Done {

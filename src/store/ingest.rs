@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use entity::{delivery, notification, project_state, webhook_event};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, Set, TransactionTrait, TryInsertResult,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
+    EntityTrait, QueryFilter, Set, TransactionTrait, TryInsertResult,
 };
 
 use super::{catalog, is_unique_violation, status};
@@ -45,16 +45,17 @@ pub async fn load_memory(
 }
 
 /// Everything one decided event writes.
-pub struct IngestWrite<'a> {
+#[derive(Debug, Clone)]
+pub struct IngestWrite {
     pub connection_id: i64,
-    pub project_key: &'a str,
-    pub dedupe_key: &'a str,
-    pub decision_code: &'a str,
-    pub body: &'a str,
+    pub project_key: String,
+    pub dedupe_key: String,
+    pub decision_code: &'static str,
+    pub body: String,
     /// The state to store, with the version it must replace (`None`: no row yet).
-    pub state: Option<(&'a ProjectMemory, Option<i64>)>,
+    pub state: Option<(ProjectMemory, Option<i64>)>,
     /// `(transition, rendered message JSON)` when the event notifies.
-    pub notification: Option<(&'a str, &'a str)>,
+    pub notification: Option<(&'static str, String)>,
     pub now: DateTime<Utc>,
 }
 
@@ -79,14 +80,43 @@ pub enum IngestOutcome {
     Conflict,
 }
 
-pub async fn commit(db: &DatabaseConnection, w: IngestWrite<'_>) -> Result<IngestOutcome, DbErr> {
+/// Commits one write in its own transaction.
+pub async fn commit(db: &DatabaseConnection, w: &IngestWrite) -> Result<IngestOutcome, DbErr> {
+    let mut results = commit_batch(db, std::slice::from_ref(w)).await?;
+    results
+        .pop()
+        .unwrap_or_else(|| Err(DbErr::Custom("empty batch result".into())))
+}
+
+/// Commits many writes in one transaction (one fsync), each inside its own savepoint so that a
+/// duplicate, a conflict or an error in one leaves the others intact. The outer result fails only
+/// when the transaction itself cannot commit; then none of the writes happened.
+pub async fn commit_batch(
+    db: &DatabaseConnection,
+    writes: &[IngestWrite],
+) -> Result<Vec<Result<IngestOutcome, DbErr>>, DbErr> {
     let txn = db.begin().await?;
+    let mut results = Vec::with_capacity(writes.len());
+    for w in writes {
+        let savepoint = txn.begin().await?;
+        let result = apply(&savepoint, w).await;
+        match &result {
+            Ok(IngestOutcome::Committed { .. }) => savepoint.commit().await?,
+            _ => savepoint.rollback().await?,
+        }
+        results.push(result);
+    }
+    txn.commit().await?;
+    Ok(results)
+}
+
+async fn apply(txn: &DatabaseTransaction, w: &IngestWrite) -> Result<IngestOutcome, DbErr> {
     let inbox = webhook_event::ActiveModel {
         connection_id: Set(w.connection_id),
-        project_key: Set(w.project_key.to_owned()),
-        dedupe_key: Set(w.dedupe_key.to_owned()),
+        project_key: Set(w.project_key.clone()),
+        dedupe_key: Set(w.dedupe_key.clone()),
         decision: Set(w.decision_code.to_owned()),
-        body: Set(w.body.to_owned()),
+        body: Set(w.body.clone()),
         received_at: Set(w.now),
         ..Default::default()
     };
@@ -96,51 +126,44 @@ pub async fn commit(db: &DatabaseConnection, w: IngestWrite<'_>) -> Result<Inges
             webhook_event::Column::ProjectKey,
             webhook_event::Column::DedupeKey,
         ])
-        .exec_without_returning(&txn)
+        .exec_without_returning(txn)
         .await?;
     if !matches!(inserted, TryInsertResult::Inserted(n) if n > 0) {
-        txn.rollback().await?;
         return Ok(IngestOutcome::Duplicate);
     }
 
     let mut version = None;
-    if let Some((memory, expected)) = w.state {
+    if let Some((memory, expected)) = &w.state {
         match write_state(
-            &txn,
+            txn,
             w.connection_id,
-            w.project_key,
+            &w.project_key,
             memory,
-            expected,
+            *expected,
             w.now,
         )
         .await
         {
             Ok(Some(v)) => version = Some(v),
-            Ok(None) => {
-                txn.rollback().await?;
-                return Ok(IngestOutcome::Conflict);
-            }
-            Err(e) if is_unique_violation(&e) => {
-                txn.rollback().await?;
-                return Ok(IngestOutcome::Conflict);
-            }
+            Ok(None) => return Ok(IngestOutcome::Conflict),
+            Err(e) if is_unique_violation(&e) => return Ok(IngestOutcome::Conflict),
             Err(e) => return Err(e),
         }
     }
 
     let mut deliveries = Vec::new();
-    if let Some((transition, message)) = w.notification {
+    if let Some((transition, message)) = &w.notification {
         let note = notification::ActiveModel {
             connection_id: Set(w.connection_id),
-            project_key: Set(w.project_key.to_owned()),
-            transition: Set(transition.to_owned()),
-            message: Set(message.to_owned()),
+            project_key: Set(w.project_key.clone()),
+            transition: Set((*transition).to_owned()),
+            message: Set(message.clone()),
             created_at: Set(w.now),
             ..Default::default()
         }
-        .insert(&txn)
+        .insert(txn)
         .await?;
-        for route in catalog::active_routes(&txn, w.connection_id, w.project_key).await? {
+        for route in catalog::active_routes(txn, w.connection_id, &w.project_key).await? {
             let row = delivery::ActiveModel {
                 notification_id: Set(note.id),
                 subscription_id: Set(route.id),
@@ -155,17 +178,16 @@ pub async fn commit(db: &DatabaseConnection, w: IngestWrite<'_>) -> Result<Inges
                 updated_at: Set(w.now),
                 ..Default::default()
             }
-            .insert(&txn)
+            .insert(txn)
             .await?;
             deliveries.push(NewDelivery {
                 id: row.id,
                 team_id: route.team_id,
                 channel_id: route.channel_id,
-                message: message.to_owned(),
+                message: message.clone(),
             });
         }
     }
-    txn.commit().await?;
     Ok(IngestOutcome::Committed {
         version,
         deliveries,

@@ -3,11 +3,13 @@
 pub mod catalog;
 pub mod deliveries;
 pub mod ingest;
+pub mod writer;
 
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
 pub use sea_orm::DatabaseConnection as Db;
 
@@ -20,32 +22,33 @@ pub mod status {
     pub const FAILED: &str = "failed";
 }
 
-/// Opens the database. SQLite gets WAL, foreign keys and a busy timeout, and a single connection so
-/// that this process never races itself for the write lock; PostgreSQL gets a pool.
+/// SQLite connections: WAL lets readers run beside the one writer. Every write transaction here
+/// starts by writing, so writers queue on the busy timeout instead of failing on a lock upgrade.
+const SQLITE_CONNECTIONS: u32 = 4;
+
+/// Opens the database. SQLite gets WAL, foreign keys, a busy timeout and a small pool; PostgreSQL
+/// gets the configured pool.
 pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
     let is_sqlite = url.starts_with("sqlite:");
     let mut opts = ConnectOptions::new(url.to_owned());
     opts.sqlx_logging(false)
         .acquire_timeout(Duration::from_secs(30))
-        .max_connections(if is_sqlite { 1 } else { max_connections })
-        .min_connections(if is_sqlite { 1 } else { 0 });
+        .max_connections(if is_sqlite {
+            SQLITE_CONNECTIONS
+        } else {
+            max_connections
+        })
+        .min_connections(0);
     if is_sqlite {
-        // A single long-lived connection: never let the pool recycle it (an in-memory database would vanish).
-        opts.idle_timeout(None::<Duration>)
-            .max_lifetime(None::<Duration>);
+        // Per-connection settings, applied to every connection the pool opens.
+        opts.map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10))
+        });
     }
-    let db = Database::connect(opts).await?;
-    if db.get_database_backend() == DbBackend::Sqlite {
-        for pragma in [
-            "PRAGMA journal_mode=WAL",
-            "PRAGMA synchronous=FULL",
-            "PRAGMA foreign_keys=ON",
-            "PRAGMA busy_timeout=10000",
-        ] {
-            db.execute_unprepared(pragma).await?;
-        }
-    }
-    Ok(db)
+    Database::connect(opts).await
 }
 
 /// Applies every pending migration.
