@@ -114,8 +114,8 @@ impl Settings {
         // A stray SONAR_SLACK_* typo is reported, not silently ignored. The variables read by
         // single commands (CLI secrets) and by the tests are not settings.
         figment = figment.merge(Env::prefixed("SONAR_SLACK_").filter(|k| {
-            let k = k.as_str();
-            !k.starts_with("test_") && !NON_SETTINGS.contains(&k)
+            let k = k.as_str().to_ascii_lowercase();
+            !k.starts_with("test_") && !NON_SETTINGS.contains(&k.as_str())
         }));
         let settings: Self = figment.extract().map_err(|e| ConfigError(e.to_string()))?;
         settings.validate()?;
@@ -190,6 +190,9 @@ mod tests {
                 "listen = \"0.0.0.0:9000\"\nslack_channel_burst = 3\n",
             )?;
             jail.set_env("SONAR_SLACK_SLACK_CHANNEL_BURST", "5");
+            // Variables of the tests and of single commands are not settings.
+            jail.set_env("SONAR_SLACK_TEST_POSTGRES_URL", "postgres://x");
+            jail.set_env("SONAR_SLACK_BOT_TOKEN", "xoxb-1");
             let s = Settings::load(Some(Path::new("c.toml"))).map_err(|e| e.to_string())?;
             assert_eq!(s.listen, "0.0.0.0:9000");
             assert_eq!(s.slack_channel_burst, 5);

@@ -163,12 +163,14 @@ async fn deliver_one(
                 continue;
             }
         };
+        persist(&shared, || deliveries::count_attempt(&shared.db, d.id)).await;
+        // Pace last, right before the request, so no database latency sits between the limiter's
+        // go-ahead and the post (it would bunch posts up on Slack's side).
         if let Some(wait) = workspace.remaining_pause() {
             actix::clock::sleep(wait).await;
         }
         limiter.until_ready().await;
         workspace.limiter.until_ready().await;
-        persist(&shared, || deliveries::count_attempt(&shared.db, d.id)).await;
         let reply = shared
             .slack
             .post_message(&token, &d.channel_id, &message, text_only)
