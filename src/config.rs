@@ -47,6 +47,16 @@ pub struct Settings {
     pub retry_backoff_max_secs: u64,
     #[serde(default = "defaults::retry_max_ambiguous")]
     pub retry_max_ambiguous: u32,
+    /// This instance's name in channel leases; default: the host name. A restart under the same name
+    /// resumes its channels at once. Give each instance its own when several share a host.
+    #[serde(default)]
+    pub instance_id: Option<String>,
+    /// How long an instance owns a channel after its last post (several instances on one database).
+    #[serde(default = "defaults::delivery_lease_secs")]
+    pub delivery_lease_secs: u64,
+    /// How often pending deliveries are looked for (those of other instances, or left by a crash).
+    #[serde(default = "defaults::delivery_sweep_secs")]
+    pub delivery_sweep_secs: u64,
     /// Connection pool size for PostgreSQL (SQLite always uses one writer connection).
     #[serde(default = "defaults::db_max_connections")]
     pub db_max_connections: u32,
@@ -85,6 +95,12 @@ mod defaults {
     }
     pub fn retry_max_ambiguous() -> u32 {
         5
+    }
+    pub fn delivery_lease_secs() -> u64 {
+        30
+    }
+    pub fn delivery_sweep_secs() -> u64 {
+        15
     }
     pub fn db_max_connections() -> u32 {
         10
@@ -130,13 +146,18 @@ impl Settings {
 
     fn validate(&self) -> Result<(), ConfigError> {
         let positive = [
-            ("slack_channel_per_second", self.slack_channel_per_second),
-            ("slack_channel_burst", self.slack_channel_burst),
+            (
+                "slack_channel_per_second",
+                u64::from(self.slack_channel_per_second),
+            ),
+            ("slack_channel_burst", u64::from(self.slack_channel_burst)),
             (
                 "slack_workspace_per_minute",
-                self.slack_workspace_per_minute,
+                u64::from(self.slack_workspace_per_minute),
             ),
-            ("db_max_connections", self.db_max_connections),
+            ("db_max_connections", u64::from(self.db_max_connections)),
+            ("delivery_lease_secs", self.delivery_lease_secs),
+            ("delivery_sweep_secs", self.delivery_sweep_secs),
         ];
         for (name, v) in positive {
             if v == 0 {
@@ -160,6 +181,14 @@ impl Settings {
             max_ambiguous_attempts: self.retry_max_ambiguous,
             ..RetryPolicy::default()
         }
+    }
+
+    pub fn delivery_lease(&self) -> Duration {
+        Duration::from_secs(self.delivery_lease_secs)
+    }
+
+    pub fn delivery_sweep(&self) -> Duration {
+        Duration::from_secs(self.delivery_sweep_secs)
     }
 
     pub fn slack_timeout(&self) -> Duration {

@@ -25,6 +25,7 @@ pub struct Application {
     server: Server,
     db: DatabaseConnection,
     registry: Addr<Registry>,
+    instance: String,
 }
 
 /// Opens (and if needed creates) the database and applies migrations.
@@ -94,7 +95,11 @@ impl Application {
                 settings.slack_workspace_per_minute,
             ),
             counters: counters.clone(),
+            instance_id: settings.instance_id.clone().unwrap_or_else(host_name),
+            lease_ttl: settings.delivery_lease(),
+            sweep_every: settings.delivery_sweep(),
         });
+        let instance = shared.instance_id.clone();
         let registry = Registry::new(shared).start();
         let state = AppState {
             db: db.clone(),
@@ -116,6 +121,7 @@ impl Application {
             server,
             db,
             registry,
+            instance,
         })
     }
 
@@ -132,6 +138,11 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         self.resume_pending().await?;
         self.server.await?;
+        // A clean stop hands our channels over at once instead of after the lease runs out.
+        match store::leases::release_all(&self.db, &self.instance).await {
+            Ok(n) => tracing::info!(released = n, "stopped; channel leases released"),
+            Err(e) => tracing::warn!(error = %e, "stopped; leases will expire on their own"),
+        }
         Ok(())
     }
 
@@ -150,6 +161,16 @@ impl Application {
         }
         Ok(())
     }
+}
+
+/// The host name, the default instance name in channel leases.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "sonar-slack".into())
 }
 
 /// Hides a password in a database URL for messages.

@@ -1,5 +1,6 @@
 //! SeaORM entities for sonar-slack's tables (see the `migration` crate for the schema).
 
+pub mod channel_lease;
 pub mod connection;
 pub mod delivery;
 pub mod notification;

@@ -29,18 +29,64 @@ pub struct Deliver {
 }
 
 /// How one delivery ended, as far as the channel's queue is concerned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Finish {
     /// Sent, or failed with a recorded reason: go on with the next one.
     Done,
     /// The route or the installation is broken: what was queued has been failed in the database.
     Stop,
+    /// Another instance holds the channel: leave what is queued to it (it sweeps pending rows).
+    Yield,
+    /// An older delivery for this channel is still pending (created elsewhere): send it first.
+    Behind(NewDelivery),
+}
+
+/// This instance's lease on the channel, renewed in the database when half of it is used up.
+#[derive(Debug, Default)]
+struct Lease {
+    until: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl Lease {
+    async fn hold(
+        &self,
+        shared: &Shared,
+        team: &str,
+        channel: &str,
+    ) -> Result<bool, sea_orm::DbErr> {
+        let fresh = {
+            let until = self.until.lock().unwrap_or_else(|e| e.into_inner());
+            until.is_some_and(|u| {
+                u.saturating_duration_since(std::time::Instant::now()) > shared.lease_ttl / 2
+            })
+        };
+        if fresh {
+            return Ok(true);
+        }
+        let now = chrono::Utc::now();
+        let ttl =
+            chrono::Duration::from_std(shared.lease_ttl).unwrap_or(chrono::Duration::seconds(30));
+        let taken_at = std::time::Instant::now();
+        let held = crate::store::leases::acquire(
+            &shared.db,
+            team,
+            channel,
+            &shared.instance_id,
+            now,
+            now + ttl,
+        )
+        .await?;
+        *self.until.lock().unwrap_or_else(|e| e.into_inner()) =
+            held.then(|| taken_at + shared.lease_ttl);
+        Ok(held)
+    }
 }
 
 pub struct ChannelActor {
     shared: Arc<Shared>,
     workspace: Arc<WorkspaceGate>,
     limiter: Arc<DefaultDirectRateLimiter>,
+    lease: Arc<Lease>,
     team_id: String,
     channel_id: String,
     queue: VecDeque<NewDelivery>,
@@ -60,6 +106,7 @@ impl ChannelActor {
             shared,
             workspace,
             limiter,
+            lease: Arc::default(),
             team_id,
             channel_id,
             queue: VecDeque::new(),
@@ -81,6 +128,7 @@ impl ChannelActor {
             self.shared.clone(),
             self.workspace.clone(),
             self.limiter.clone(),
+            self.lease.clone(),
             next,
         )
         .instrument(span);
@@ -92,9 +140,19 @@ impl ChannelActor {
                         act.queued.remove(&done.id);
                     }
                 }
-                Finish::Stop => {
+                Finish::Stop | Finish::Yield => {
                     act.queue.clear();
                     act.queued.clear();
+                }
+                Finish::Behind(older) => {
+                    if act.queued.insert(older.id) {
+                        act.queue.push_front(older);
+                    } else if let Some(pos) = act.queue.iter().position(|q| q.id == older.id) {
+                        // Already queued further back: move it to the front.
+                        if let Some(item) = act.queue.remove(pos) {
+                            act.queue.push_front(item);
+                        }
+                    }
                 }
             }
             act.pump(ctx);
@@ -127,6 +185,7 @@ async fn deliver_one(
     shared: Arc<Shared>,
     workspace: Arc<WorkspaceGate>,
     limiter: Arc<DefaultDirectRateLimiter>,
+    lease: Arc<Lease>,
     d: NewDelivery,
 ) -> Finish {
     let message: SlackMessage = match serde_json::from_str(&d.message) {
@@ -163,7 +222,22 @@ async fn deliver_one(
                 continue;
             }
         };
-        persist(&shared, || deliveries::count_attempt(&shared.db, d.id)).await;
+        if !persist(&shared, || lease.hold(&shared, &d.team_id, &d.channel_id)).await {
+            tracing::info!("another instance holds this channel; leaving the delivery to it");
+            return Finish::Yield;
+        }
+        if let Some(older) = persist(&shared, || {
+            deliveries::oldest_pending(&shared.db, &d.team_id, &d.channel_id)
+        })
+        .await
+            && older.id < d.id
+        {
+            return Finish::Behind(older);
+        }
+        if !persist(&shared, || deliveries::count_attempt(&shared.db, d.id)).await {
+            tracing::debug!("already delivered or failed elsewhere");
+            return Finish::Done;
+        }
         // Pace last, right before the request, so no database latency sits between the limiter's
         // go-ahead and the post (it would bunch posts up on Slack's side).
         if let Some(wait) = workspace.remaining_pause() {
@@ -171,6 +245,11 @@ async fn deliver_one(
         }
         limiter.until_ready().await;
         workspace.limiter.until_ready().await;
+        // A long wait may have used up the lease; make sure the channel is still ours.
+        if !persist(&shared, || lease.hold(&shared, &d.team_id, &d.channel_id)).await {
+            tracing::info!("the channel lease passed to another instance while waiting");
+            return Finish::Yield;
+        }
         let reply = shared
             .slack
             .post_message(&token, &d.channel_id, &message, text_only)

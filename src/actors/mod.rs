@@ -7,6 +7,7 @@ pub mod project;
 pub mod registry;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
 
@@ -32,4 +33,10 @@ pub struct Shared {
     pub policy: RetryPolicy,
     pub pacing: Pacing,
     pub counters: Arc<Counters>,
+    /// This process's name in channel leases.
+    pub instance_id: String,
+    /// How long a channel lease lasts after it is taken or renewed.
+    pub lease_ttl: Duration,
+    /// How often pending deliveries are swept up.
+    pub sweep_every: Duration,
 }

@@ -107,13 +107,20 @@ impl Handler<IngestAnalysis> for ProjectActor {
             Err(IngestError::Contended)
         };
         AtomicResponse::new(Box::pin(work.into_actor(self).map(|result, act, _| {
-            result.map(|(report, memory, deliveries)| {
-                act.memory = memory;
-                if !deliveries.is_empty() {
-                    act.registry.do_send(Dispatch { deliveries });
+            match result {
+                Ok((report, memory, deliveries)) => {
+                    act.memory = memory;
+                    if !deliveries.is_empty() {
+                        act.registry.do_send(Dispatch { deliveries });
+                    }
+                    Ok(report)
                 }
-                report
-            })
+                Err(e) => {
+                    // What is on disk is unknown now: read it again next time.
+                    act.memory = None;
+                    Err(e)
+                }
+            }
         })))
     }
 }

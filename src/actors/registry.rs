@@ -10,6 +10,7 @@ use super::Shared;
 use super::channel::{ChannelActor, Deliver};
 use super::pacing::WorkspaceGate;
 use super::project::{IngestAnalysis, IngestError, IngestReport, ProjectActor};
+use crate::store::deliveries;
 use crate::store::ingest::NewDelivery;
 
 /// Sent by ProjectActors after a commit, and at start-up for what was left pending.
@@ -39,6 +40,22 @@ impl Registry {
 
 impl Actor for Registry {
     type Context = Context<Self>;
+
+    /// Sweeps pending deliveries regularly: those whose channel another instance held when they
+    /// were created, and any a crashed instance left behind.
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(self.shared.sweep_every, |act, ctx| {
+            let shared = act.shared.clone();
+            ctx.spawn(
+                async move { deliveries::pending(&shared.db).await }
+                    .into_actor(act)
+                    .map(|pending, act, _| match pending {
+                        Ok(pending) => act.dispatch(pending),
+                        Err(e) => tracing::warn!(error = %e, "cannot sweep pending deliveries"),
+                    }),
+            );
+        });
+    }
 }
 
 impl Handler<IngestAnalysis> for Registry {
@@ -61,7 +78,13 @@ impl Handler<Dispatch> for Registry {
     type Result = ();
 
     fn handle(&mut self, msg: Dispatch, _: &mut Context<Self>) {
-        for delivery in msg.deliveries {
+        self.dispatch(msg.deliveries);
+    }
+}
+
+impl Registry {
+    fn dispatch(&mut self, deliveries: Vec<NewDelivery>) {
+        for delivery in deliveries {
             let key = (delivery.team_id.clone(), delivery.channel_id.clone());
             let gate = self
                 .workspaces

@@ -54,16 +54,20 @@ async fn set(
 }
 
 /// Counts an attempt before its request leaves, so a crash mid-request is visible afterwards.
-pub async fn count_attempt(db: &impl ConnectionTrait, id: i64) -> Result<(), DbErr> {
-    set(
-        db,
-        id,
-        vec![(
+/// Returns `false` when the delivery is no longer pending (another run or instance finished it):
+/// then it must not be posted.
+pub async fn count_attempt(db: &impl ConnectionTrait, id: i64) -> Result<bool, DbErr> {
+    let res = delivery::Entity::update_many()
+        .col_expr(
             delivery::Column::Attempts,
             Expr::col(delivery::Column::Attempts).add(1),
-        )],
-    )
-    .await
+        )
+        .col_expr(delivery::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(delivery::Column::Id.eq(id))
+        .filter(delivery::Column::Status.eq(status::PENDING))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
 }
 
 pub async fn mark_sent(db: &impl ConnectionTrait, id: i64, ts: &str) -> Result<(), DbErr> {
@@ -214,4 +218,32 @@ pub async fn note_interrupted(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
         .exec(db)
         .await?;
     Ok(res.rows_affected)
+}
+
+/// The oldest pending delivery of a channel, whoever created it: messages leave in creation order
+/// even when several instances create them.
+pub async fn oldest_pending(
+    db: &impl ConnectionTrait,
+    team: &str,
+    channel: &str,
+) -> Result<Option<NewDelivery>, DbErr> {
+    let Some(d) = delivery::Entity::find()
+        .filter(delivery::Column::TeamId.eq(team))
+        .filter(delivery::Column::ChannelId.eq(channel))
+        .filter(delivery::Column::Status.eq(status::PENDING))
+        .order_by_asc(delivery::Column::Id)
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let note = notification::Entity::find_by_id(d.notification_id)
+        .one(db)
+        .await?;
+    Ok(note.map(|n| NewDelivery {
+        id: d.id,
+        team_id: d.team_id,
+        channel_id: d.channel_id,
+        message: n.message,
+    }))
 }

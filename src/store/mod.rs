@@ -3,6 +3,7 @@
 pub mod catalog;
 pub mod deliveries;
 pub mod ingest;
+pub mod leases;
 pub mod writer;
 
 use std::time::Duration;

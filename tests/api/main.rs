@@ -2,5 +2,6 @@
 
 mod delivery;
 mod helpers;
+mod instances;
 mod restart;
 mod webhooks;
