@@ -29,7 +29,7 @@ pub struct Counters {
     pub deliveries_sent: AtomicU64,
     pub deliveries_failed: AtomicU64,
     pub slack_rate_limited: AtomicU64,
-    pub slack_ambiguous_retries: AtomicU64,
+    pub slack_ambiguous_failures: AtomicU64,
     pub slack_retries_not_sent: AtomicU64,
 }
 
@@ -72,9 +72,9 @@ impl Counters {
                 &self.slack_rate_limited,
             ),
             (
-                "sonar_slack_slack_ambiguous_retries_total",
-                "Retries after a failure that may have posted.",
-                &self.slack_ambiguous_retries,
+                "sonar_slack_slack_ambiguous_failures_total",
+                "Failed requests that may nonetheless have posted (timeouts, 5xx).",
+                &self.slack_ambiguous_failures,
             ),
             (
                 "sonar_slack_slack_retries_not_sent_total",

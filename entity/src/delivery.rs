@@ -16,6 +16,8 @@ pub struct Model {
     pub attempts: i32,
     /// Failures after which the message may nonetheless have been posted.
     pub ambiguous_attempts: i32,
+    /// Set while a request is out; still set after a crash means it may have been posted.
+    pub in_flight: bool,
     pub slack_ts: Option<String>,
     pub last_error: Option<String>,
     pub created_at: DateTimeUtc,

@@ -171,6 +171,7 @@ impl MigrationTrait for Migration {
                 .col(string(Deliveries::Status))
                 .col(integer(Deliveries::Attempts).default(0))
                 .col(integer(Deliveries::AmbiguousAttempts).default(0))
+                .col(boolean(Deliveries::InFlight).default(false))
                 .col(string_null(Deliveries::SlackTs))
                 .col(text_null(Deliveries::LastError))
                 .col(timestamp_with_time_zone(Deliveries::CreatedAt))
@@ -297,6 +298,7 @@ enum Deliveries {
     Status,
     Attempts,
     AmbiguousAttempts,
+    InFlight,
     SlackTs,
     LastError,
     CreatedAt,

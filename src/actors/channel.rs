@@ -39,6 +39,8 @@ enum Finish {
     Yield,
     /// An older delivery for this channel is still pending (created elsewhere): send it first.
     Behind(NewDelivery),
+    /// The workspace is not added yet: leave the deliveries pending; sweeps bring them back.
+    Park,
 }
 
 /// This instance's lease on the channel, renewed in the database when half of it is used up.
@@ -140,7 +142,7 @@ impl ChannelActor {
                         act.queued.remove(&done.id);
                     }
                 }
-                Finish::Stop | Finish::Yield => {
+                Finish::Stop | Finish::Yield | Finish::Park => {
                     act.queue.clear();
                     act.queued.clear();
                 }
@@ -201,12 +203,19 @@ async fn deliver_one(
         }
     };
     let mut not_sent = 0u32;
-    let mut ambiguous = 0u32;
     let mut text_only = false;
     loop {
         let token = match usable_token(&shared, &d.team_id).await {
             Ok(t) => t,
-            Err(TokenProblem::Unusable(reason)) => {
+            Err(TokenProblem::NotAdded(reason)) => {
+                persist(&shared, || {
+                    deliveries::note_error(&shared.db, d.id, &reason)
+                })
+                .await;
+                tracing::warn!(%reason, "delivery waits for its workspace");
+                return Finish::Park;
+            }
+            Err(TokenProblem::Disabled(reason)) => {
                 persist(&shared, || {
                     deliveries::mark_failed(&shared.db, d.id, &reason)
                 })
@@ -281,15 +290,15 @@ async fn deliver_one(
                 actix::clock::sleep(backoff(&shared.policy, not_sent, jitter())).await;
             }
             Verdict::RetryAmbiguous { reason } => {
-                ambiguous += 1;
-                Counters::bump(&shared.counters.slack_ambiguous_retries);
-                persist(&shared, || {
+                Counters::bump(&shared.counters.slack_ambiguous_failures);
+                let so_far = persist(&shared, || {
                     deliveries::count_ambiguous(&shared.db, d.id, &reason)
                 })
                 .await;
-                if ambiguous >= shared.policy.max_ambiguous_attempts {
+                let so_far = u32::try_from(so_far).unwrap_or(u32::MAX);
+                if so_far >= shared.policy.max_ambiguous_attempts {
                     let reason = format!(
-                        "gave up after {ambiguous} attempts that may have posted; last: {reason}"
+                        "gave up after {so_far} attempts that may have posted; last: {reason}"
                     );
                     persist(&shared, || {
                         deliveries::mark_failed(&shared.db, d.id, &reason)
@@ -299,8 +308,8 @@ async fn deliver_one(
                     tracing::error!(%reason, "delivery failed");
                     return Finish::Done;
                 }
-                tracing::warn!(%reason, attempt = ambiguous, "Slack may have posted; retrying with backoff");
-                actix::clock::sleep(backoff(&shared.policy, ambiguous, jitter())).await;
+                tracing::warn!(%reason, attempt = so_far, "Slack may have posted; retrying with backoff");
+                actix::clock::sleep(backoff(&shared.policy, so_far, jitter())).await;
             }
             Verdict::RetryMuchLater { reason, after } => {
                 tracing::warn!(%reason, wait_s = after.as_secs(), "Slack asks to come back much later");
@@ -353,8 +362,10 @@ async fn deliver_one(
 }
 
 enum TokenProblem {
-    /// The workspace is gone or disabled: this delivery cannot succeed.
-    Unusable(String),
+    /// No such workspace yet (`workspaces add` or the install will bring it).
+    NotAdded(String),
+    /// The workspace is disabled: this delivery cannot succeed.
+    Disabled(String),
     /// The database or the key could not be read: try again later.
     Transient(String),
 }
@@ -364,12 +375,12 @@ async fn usable_token(shared: &Shared, team: &str) -> Result<SecretString, Token
         .await
         .map_err(|e| TokenProblem::Transient(e.to_string()))?
         .ok_or_else(|| {
-            TokenProblem::Unusable(format!(
-                "workspace {team} is not installed (add it with `sonar-slack workspaces add --team-id {team} --bot-token …`)"
+            TokenProblem::NotAdded(format!(
+                "workspace {team} is not added yet; the message waits for `sonar-slack workspaces add --team-id {team}`"
             ))
         })?;
     if ws.status != status::ACTIVE {
-        return Err(TokenProblem::Unusable(format!(
+        return Err(TokenProblem::Disabled(format!(
             "workspace {team} is disabled: {}",
             ws.disabled_reason.unwrap_or_default()
         )));

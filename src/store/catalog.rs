@@ -165,34 +165,20 @@ pub async fn remove_subscription(db: &impl ConnectionTrait, id: i64) -> Result<b
         > 0)
 }
 
-/// Active subscriptions of a project whose workspace is active.
-pub async fn active_routes(
+/// Active subscriptions of a project. Their workspace's state is the channel's business: a
+/// delivery to a disabled workspace fails visibly, one to a workspace not added yet waits for it.
+pub async fn active_subscriptions(
     db: &impl ConnectionTrait,
     connection_id: i64,
     project: &str,
 ) -> Result<Vec<subscription::Model>, DbErr> {
-    let subs = subscription::Entity::find()
+    subscription::Entity::find()
         .filter(subscription::Column::ConnectionId.eq(connection_id))
         .filter(subscription::Column::ProjectKey.eq(project))
         .filter(subscription::Column::Status.eq(status::ACTIVE))
         .order_by_asc(subscription::Column::Id)
         .all(db)
-        .await?;
-    if subs.is_empty() {
-        return Ok(subs);
-    }
-    let active_teams: Vec<String> = workspace::Entity::find()
-        .filter(workspace::Column::TeamId.is_in(subs.iter().map(|s| s.team_id.clone())))
-        .filter(workspace::Column::Status.eq(status::ACTIVE))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|w| w.team_id)
-        .collect();
-    Ok(subs
-        .into_iter()
-        .filter(|s| active_teams.contains(&s.team_id))
-        .collect())
+        .await
 }
 
 /// The associated data binding a sealed bot token to its workspace row.

@@ -46,6 +46,7 @@ async fn set(
 ) -> Result<(), DbErr> {
     let mut update = delivery::Entity::update_many()
         .col_expr(delivery::Column::UpdatedAt, Expr::value(Utc::now()))
+        .col_expr(delivery::Column::InFlight, Expr::value(false))
         .filter(delivery::Column::Id.eq(id));
     for (col, value) in changes {
         update = update.col_expr(col, value);
@@ -94,12 +95,13 @@ pub async fn mark_failed(db: &impl ConnectionTrait, id: i64, reason: &str) -> Re
     .await
 }
 
-/// Records a failure after which the message may have been posted.
+/// Records a failure after which the message may have been posted; returns how many such failures
+/// the delivery has had in all (across restarts).
 pub async fn count_ambiguous(
     db: &impl ConnectionTrait,
     id: i64,
     reason: &str,
-) -> Result<(), DbErr> {
+) -> Result<i32, DbErr> {
     set(
         db,
         id,
@@ -111,7 +113,8 @@ pub async fn count_ambiguous(
             (delivery::Column::LastError, Expr::value(reason)),
         ],
     )
-    .await
+    .await?;
+    Ok(get(db, id).await?.map_or(0, |d| d.ambiguous_attempts))
 }
 
 pub async fn note_error(db: &impl ConnectionTrait, id: i64, reason: &str) -> Result<(), DbErr> {
@@ -181,6 +184,7 @@ async fn fail_pending(
         delivery::Entity::update_many()
             .col_expr(delivery::Column::Status, Expr::value(status::FAILED))
             .col_expr(delivery::Column::LastError, Expr::value(reason))
+            .col_expr(delivery::Column::InFlight, Expr::value(false))
             .col_expr(delivery::Column::UpdatedAt, Expr::value(Utc::now()))
             .filter(delivery::Column::Id.is_in(ids.clone()))
             .exec(db)
@@ -201,8 +205,8 @@ pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<delivery::Model>, DbEr
         .await
 }
 
-/// Pending deliveries whose request had already left when the process stopped may have been
-/// posted: count that once, at start-up, before they are sent again. Returns how many.
+/// Pending deliveries whose request was out when the process stopped may have been posted: count
+/// that once, at start-up, before they are sent again. Returns how many.
 pub async fn note_interrupted(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
     let res = delivery::Entity::update_many()
         .col_expr(
@@ -213,8 +217,9 @@ pub async fn note_interrupted(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
             delivery::Column::LastError,
             Expr::value("the service stopped while a request to Slack was in flight"),
         )
+        .col_expr(delivery::Column::InFlight, Expr::value(false))
         .filter(delivery::Column::Status.eq(status::PENDING))
-        .filter(delivery::Column::Attempts.gt(0))
+        .filter(delivery::Column::InFlight.eq(true))
         .exec(db)
         .await?;
     Ok(res.rows_affected)

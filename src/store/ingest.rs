@@ -163,7 +163,7 @@ async fn apply(txn: &DatabaseTransaction, w: &IngestWrite) -> Result<IngestOutco
         }
         .insert(txn)
         .await?;
-        for route in catalog::active_routes(txn, w.connection_id, &w.project_key).await? {
+        for route in catalog::active_subscriptions(txn, w.connection_id, &w.project_key).await? {
             let row = delivery::ActiveModel {
                 notification_id: Set(note.id),
                 subscription_id: Set(route.id),
@@ -172,6 +172,7 @@ async fn apply(txn: &DatabaseTransaction, w: &IngestWrite) -> Result<IngestOutco
                 status: Set(status::PENDING.to_owned()),
                 attempts: Set(0),
                 ambiguous_attempts: Set(0),
+                in_flight: Set(false),
                 slack_ts: Set(None),
                 last_error: Set(None),
                 created_at: Set(w.now),

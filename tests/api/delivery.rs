@@ -151,14 +151,19 @@ async fn a_revoked_token_disables_the_workspace() {
         );
         assert!(!ws.bot_token_sealed.contains(TOKEN), "sealed at rest");
         // Both channels may have had a request in flight when the first refusal came back; after
-        // that the token is not used again, and new transitions no longer target the workspace.
+        // that the token is not used again: later messages fail visibly, without touching Slack.
         let attempts = fake.attempts().len();
         assert!(attempts <= 2, "{attempts} attempts");
         assert_eq!(app.decision(&at(PASSED, 20)).await, "notified");
-        assert_eq!(
-            app.settled().await.len(),
-            2,
-            "no delivery to a disabled workspace"
+        let settled = app.settled().await;
+        assert_eq!(settled.len(), 4);
+        assert!(
+            settled[2..].iter().all(|d| d.status == "failed"
+                && d.last_error
+                    .as_deref()
+                    .unwrap_or_default()
+                    .contains("is disabled")),
+            "{settled:?}"
         );
         assert_eq!(fake.attempts().len(), attempts);
         app.crash().await;
@@ -234,6 +239,52 @@ async fn refused_blocks_fall_back_to_plain_text_once() {
             "the retry leaves the blocks out"
         );
         assert!(messages[0].text.contains("Quality gate failed"));
+        app.crash().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn messages_wait_for_a_workspace_that_is_not_added_yet() {
+    for db in databases().await {
+        let fake = fake_slack();
+        let mut settings = settings_for(&db, &fake);
+        settings.delivery_sweep_secs = 1;
+        let app = TestApp::spawn_with(settings).await;
+        fake.add_token(TOKEN, TEAM);
+        let conn = app.add_connection(SERVER, Some(SECRET)).await;
+        app.subscribe(conn, "C0AAA", PROJECT).await;
+        break_the_gate(&app).await;
+        // Until the workspace exists the delivery stays pending, saying why.
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let all = app.deliveries().await;
+            assert_eq!(all.len(), 1, "the transition is kept");
+            assert_eq!(all[0].status, "pending");
+            if all[0]
+                .last_error
+                .as_deref()
+                .unwrap_or_default()
+                .contains("not added yet")
+            {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{all:?}");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        sonar_slack::store::catalog::upsert_workspace(
+            &app.db,
+            &team(),
+            None,
+            app.sealer
+                .seal(TOKEN, &sonar_slack::store::catalog::bot_token_context(TEAM)),
+        )
+        .await
+        .expect("workspace");
+        fake.wait_for_messages(1, WAIT)
+            .await
+            .expect("delivered once the workspace exists");
+        assert_eq!(app.settled().await[0].status, "sent");
         app.crash().await;
         db.cleanup().await;
     }
