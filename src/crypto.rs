@@ -23,6 +23,10 @@ pub enum CryptoError {
         "the encryption key must be 32 bytes, base64-encoded (generate one with `openssl rand -base64 32`)"
     )]
     BadKey,
+    #[error(
+        "the key file {path} does not hold a base64 32-byte key; restore the file that sealed this database's secrets"
+    )]
+    BadKeyFile { path: PathBuf },
     #[error("cannot read or create the key file {path}: {source}")]
     KeyFile {
         path: PathBuf,
@@ -63,7 +67,14 @@ impl Sealer {
             source,
         };
         match fs::read_to_string(path) {
-            Ok(text) => Ok((Self::from_base64(&SecretString::from(text))?, false)),
+            Ok(text) => {
+                let sealer = Self::from_base64(&SecretString::from(text)).map_err(|_| {
+                    CryptoError::BadKeyFile {
+                        path: path.to_owned(),
+                    }
+                })?;
+                Ok((sealer, false))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = Key::<Aes256Gcm>::generate();
                 let encoded = B64.encode(key.as_slice());

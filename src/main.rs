@@ -50,11 +50,11 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Demo => demo::run().await,
         Command::Connections(cmd) => {
             let db = open_database(&settings).await?;
-            admin::connections(&db, &load_sealer(&settings)?, cmd).await
+            admin::connections(&db, &load_sealer(&settings, &db).await?, cmd).await
         }
         Command::Workspaces(cmd) => {
             let db = open_database(&settings).await?;
-            admin::workspaces(&db, &load_sealer(&settings)?, cmd).await
+            admin::workspaces(&db, &load_sealer(&settings, &db).await?, cmd).await
         }
         Command::Subscriptions(cmd) => {
             let db = open_database(&settings).await?;

@@ -44,32 +44,69 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<DatabaseConnec
     Ok(db)
 }
 
-/// The key from `SONAR_SLACK_ENCRYPTION_KEY`, else the key file (created when missing).
-pub fn load_sealer(settings: &Settings) -> anyhow::Result<Sealer> {
-    if let Some(key) = &settings.encryption_key {
-        return Sealer::from_base64(key).context("SONAR_SLACK_ENCRYPTION_KEY is unusable");
-    }
-    let path: PathBuf = settings
-        .key_file
-        .clone()
-        .unwrap_or_else(|| default_key_path(&settings.database_url));
-    let (sealer, created) = Sealer::load_or_create(&path)?;
-    let shown = path.canonicalize().unwrap_or(path);
-    if created {
-        tracing::warn!(key_file = %shown.display(), "created a new encryption key; back it up with the database, sealed tokens cannot be read without it");
-    } else {
-        tracing::info!(key_file = %shown.display(), "using the encryption key file");
+/// The key from `SONAR_SLACK_ENCRYPTION_KEY`, else the key file (created when missing, unless the
+/// database already holds sealed secrets). Refuses a key that cannot open this database's secrets.
+pub async fn load_sealer(settings: &Settings, db: &DatabaseConnection) -> anyhow::Result<Sealer> {
+    let sample = store::catalog::any_sealed(db).await?;
+    let (sealer, source) = match &settings.encryption_key {
+        Some(key) => (
+            Sealer::from_base64(key).context(
+                "the encryption key (SONAR_SLACK_ENCRYPTION_KEY or `encryption_key` in the config file) is unusable",
+            )?,
+            "the configured encryption_key".to_owned(),
+        ),
+        None => {
+            let path: PathBuf = settings
+                .key_file
+                .clone()
+                .unwrap_or_else(|| default_key_path(&settings.database_url));
+            if sample.is_some() && !path.exists() {
+                anyhow::bail!(
+                    "this database holds sealed secrets but the key file {} is missing: restore it, or set SONAR_SLACK_ENCRYPTION_KEY (or SONAR_SLACK_KEY_FILE) to the key that sealed them",
+                    path.display()
+                );
+            }
+            let (sealer, created) = Sealer::load_or_create(&path)?;
+            let shown = path.canonicalize().unwrap_or_else(|_| path.clone());
+            if created {
+                tracing::warn!(key_file = %shown.display(), "created a new encryption key; back it up with the database, sealed tokens cannot be read without it");
+            } else {
+                tracing::info!(key_file = %shown.display(), "using the encryption key file");
+                warn_if_readable_by_others(&path);
+            }
+            (sealer, format!("the key file {}", shown.display()))
+        }
+    };
+    if let Some((sealed, context)) = sample
+        && sealer.open(&sealed, &context).is_err()
+    {
+        anyhow::bail!(
+            "{source} does not open the secrets sealed in this database: use the key that sealed them (sealed tokens and secrets cannot be recovered without it)"
+        );
     }
     Ok(sealer)
+}
+
+fn warn_if_readable_by_others(path: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            tracing::warn!(key_file = %path.display(), "the key file is readable by other users; chmod 600 it");
+        }
+    }
 }
 
 impl Application {
     /// Must run inside an actix System (`#[actix_web::main]`, `actix_web::rt::System`).
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let db = open_database(&settings).await?;
-        let sealer = load_sealer(&settings)?;
+        // Bind first: a bad address should fail before anything is created on disk.
         let listener = TcpListener::bind(&settings.listen)
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let db = open_database(&settings).await?;
+        let sealer = load_sealer(&settings, &db).await?;
         Self::build_with(settings, db, sealer, listener)
     }
 

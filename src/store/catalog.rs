@@ -190,3 +190,18 @@ pub fn bot_token_context(team: &str) -> String {
 pub fn webhook_secret_context(server_url: &str) -> String {
     format!("connection:{server_url}:webhook_secret")
 }
+
+/// One sealed value and its context, to check that the configured key opens this database's secrets.
+pub async fn any_sealed(db: &impl ConnectionTrait) -> Result<Option<(String, String)>, DbErr> {
+    if let Some(w) = workspace::Entity::find().one(db).await? {
+        return Ok(Some((w.bot_token_sealed, bot_token_context(&w.team_id))));
+    }
+    let signed = connection::Entity::find()
+        .filter(connection::Column::SecretSealed.is_not_null())
+        .one(db)
+        .await?;
+    Ok(signed.and_then(|c| {
+        let context = webhook_secret_context(&c.server_url);
+        c.secret_sealed.map(|s| (s, context))
+    }))
+}

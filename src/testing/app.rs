@@ -26,7 +26,7 @@ impl SpawnedApp {
             let system = actix_web::rt::System::new();
             let built = system.block_on(async move {
                 let db = open_database(&settings).await?;
-                let sealer: Sealer = load_sealer(&settings)?;
+                let sealer: Sealer = load_sealer(&settings, &db).await?;
                 let listener = TcpListener::bind("127.0.0.1:0")?;
                 let app = Application::build_with(settings, db, sealer, listener)?;
                 let started = (app.port(), app.handle());

@@ -4,4 +4,5 @@ mod delivery;
 mod helpers;
 mod instances;
 mod restart;
+mod startup;
 mod webhooks;
