@@ -15,7 +15,7 @@ use crate::domain::signature::sonar_signature;
 use crate::domain::types::{ChannelId, ProjectKey, ServerUrl, TeamId};
 use crate::http::webhooks::SIGNATURE_HEADER;
 use crate::startup::{Application, open_database};
-use crate::store::catalog;
+use crate::store::{catalog, deliveries};
 use crate::testing::fake_slack::{FakeSlack, FakeSlackConfig, ReceivedMessage};
 
 const PASSED: &str = include_str!("../tests/fixtures/sonarqube/main-branch-passed.json");
@@ -86,9 +86,10 @@ pub async fn run() -> anyhow::Result<()> {
     println!("  webhooks   signed with HMAC-SHA256, secret {SECRET:?}\n");
 
     let listener = TcpListener::bind("127.0.0.1:0")?;
-    let app = Application::build_with(settings, db, sealer, listener)?;
+    let app = Application::build_with(settings, db.clone(), sealer, listener)?;
     let base = format!("http://127.0.0.1:{}", app.port());
-    actix_web::rt::spawn(app.run_until_stopped());
+    let server = app.handle();
+    let running = actix_web::rt::spawn(app.run_until_stopped());
 
     let client = reqwest::Client::new();
     for (i, step) in steps.iter().enumerate() {
@@ -135,6 +136,12 @@ pub async fn run() -> anyhow::Result<()> {
     for m in &messages {
         print_message(m);
     }
+    // Let the channels record what Slack answered, then stop cleanly.
+    while !deliveries::pending(&db).await?.is_empty() {
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.stop(true).await;
+    let _ = running.await;
     fake.stop();
     Ok(())
 }

@@ -26,6 +26,7 @@ pub struct Application {
     db: DatabaseConnection,
     registry: Addr<Registry>,
     instance: String,
+    banner: String,
 }
 
 /// Opens (and if needed creates) the database and applies migrations.
@@ -117,7 +118,8 @@ impl Application {
         sealer: Sealer,
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
-        let port = listener.local_addr()?.port();
+        let address = listener.local_addr()?;
+        let port = address.port();
         let counters = Arc::new(Counters::default());
         let shared = Arc::new(Shared {
             db: db.clone(),
@@ -146,19 +148,22 @@ impl Application {
         };
         let server = HttpServer::new(move || {
             App::new()
-                .wrap(tracing_actix_web::TracingLogger::default())
                 .app_data(web::Data::new(state.clone()))
                 .configure(http::routes)
         })
         .listen(listener)?
         .run();
-        tracing::info!(port, slack_api = %settings.slack_api_url, "sonar-slack is listening");
+        let banner = format!(
+            "sonar-slack is listening on http://{address} (Slack API {}, instance {instance})",
+            settings.slack_api_url
+        );
         Ok(Self {
             port,
             server,
             db,
             registry,
             instance,
+            banner,
         })
     }
 
@@ -174,6 +179,7 @@ impl Application {
     /// Sends what was left pending by an earlier run to the channels, then serves until stopped.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         self.resume_pending().await?;
+        tracing::info!("{}", self.banner);
         self.server.await?;
         // A clean stop hands our channels over at once instead of after the lease runs out.
         match store::leases::release_all(&self.db, &self.instance).await {

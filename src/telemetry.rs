@@ -11,7 +11,9 @@ pub fn init(format: &str, default_level: &str) {
             "{default_level},sqlx=warn,sea_orm=warn,sea_orm_migration=warn"
         ))
     });
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
     // A second init (tests, demo) keeps the first subscriber; that is fine.
     let _ = if format == "json" {
         builder.json().try_init()

@@ -64,6 +64,31 @@ pub async fn connections(
                 );
             }
         }
+        ConnectionsCmd::Update {
+            server_url,
+            secret,
+            no_secret,
+            organization,
+        } => {
+            let url = ServerUrl::parse(&server_url)?;
+            let c = catalog::connection_by_url(db, &url)
+                .await?
+                .with_context(|| {
+                    format!("no connection for {url}; add it with `sonar-slack connections add`")
+                })?;
+            let sealed = match (secret.filter(|s| !s.is_empty()), no_secret) {
+                (Some(s), _) => Some(Some(
+                    sealer.seal(&s, &catalog::webhook_secret_context(url.as_str())),
+                )),
+                (None, true) => Some(None),
+                (None, false) => None,
+            };
+            if sealed.is_none() && organization.is_none() {
+                bail!("nothing to change: give --secret, --no-secret or --organization");
+            }
+            catalog::update_connection(db, c.id, sealed, organization.as_deref()).await?;
+            println!("updated connection {} for {url}", c.id);
+        }
         ConnectionsCmd::Remove { server_url } => {
             let url = ServerUrl::parse(&server_url)?;
             let c = catalog::connection_by_url(db, &url)
@@ -149,6 +174,7 @@ pub async fn subscriptions(db: &DatabaseConnection, cmd: SubscriptionsCmd) -> an
         }
         SubscriptionsCmd::List => {
             let conns = catalog::connections(db).await?;
+            let spaces = catalog::workspaces(db).await?;
             let all = catalog::subscriptions(db).await?;
             if all.is_empty() {
                 println!("no subscriptions");
@@ -158,17 +184,21 @@ pub async fn subscriptions(db: &DatabaseConnection, cmd: SubscriptionsCmd) -> an
                     .iter()
                     .find(|c| c.id == s.connection_id)
                     .map_or("?", |c| c.server_url.as_str());
+                let mut state = s.status.clone();
+                if let Some(reason) = &s.disabled_reason {
+                    state.push_str(&format!(" ({reason})"));
+                }
+                match spaces.iter().find(|w| w.team_id == s.team_id) {
+                    None => state.push_str("; workspace not added yet, messages wait for it"),
+                    Some(w) if w.status != "active" => state.push_str(&format!(
+                        "; workspace disabled ({})",
+                        w.disabled_reason.as_deref().unwrap_or("no reason recorded")
+                    )),
+                    Some(_) => {}
+                }
                 println!(
-                    "{}\t{}\t{}\t{}\t{}\t{}{}",
-                    s.id,
-                    s.team_id,
-                    s.channel_id,
-                    s.project_key,
-                    url,
-                    s.status,
-                    s.disabled_reason
-                        .map(|r| format!(" ({r})"))
-                        .unwrap_or_default()
+                    "{}\t{}\t{}\t{}\t{}\t{state}",
+                    s.id, s.team_id, s.channel_id, s.project_key, url
                 );
             }
         }

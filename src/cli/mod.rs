@@ -56,8 +56,29 @@ pub enum ConnectionsCmd {
     },
     /// List connections (secrets are never shown).
     List,
+    /// Change a connection's webhook secret or organization, keeping its subscriptions and history.
+    Update {
+        /// The connection's server URL, as given to `connections add`.
+        #[arg(long)]
+        server_url: String,
+        /// The new webhook secret. Also read from SONAR_SLACK_WEBHOOK_SECRET.
+        #[arg(
+            long,
+            env = "SONAR_SLACK_WEBHOOK_SECRET",
+            hide_env_values = true,
+            conflicts_with = "no_secret"
+        )]
+        secret: Option<String>,
+        /// Accept unsigned webhooks from now on.
+        #[arg(long)]
+        no_secret: bool,
+        /// The SonarQube Cloud organization key.
+        #[arg(long)]
+        organization: Option<String>,
+    },
     /// Remove a connection with its subscriptions and history.
     Remove {
+        /// The connection's server URL, as given to `connections add`.
         #[arg(long)]
         server_url: String,
     },
@@ -81,6 +102,7 @@ pub enum WorkspacesCmd {
     List,
     /// Remove a workspace and its subscriptions.
     Remove {
+        /// The workspace id (T…).
         #[arg(long)]
         team_id: String,
     },
@@ -88,7 +110,7 @@ pub enum WorkspacesCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum SubscriptionsCmd {
-    /// Subscribe a channel to a project's main-branch gate.
+    /// Subscribe a channel to a project's main-branch gate (re-enables a disabled subscription).
     Add(RouteArgs),
     /// List subscriptions and their state.
     List,

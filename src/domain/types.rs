@@ -80,10 +80,21 @@ impl ProjectKey {
 }
 
 impl ServerUrl {
-    /// Trims spaces and trailing slashes. SonarQube sends its configured base URL verbatim, so no
-    /// further normalisation is done: the stored value must equal what the payload carries.
+    /// Trims spaces and trailing slashes and lower-cases the scheme and host (which are
+    /// case-insensitive); the path is kept as it is.
     pub fn parse(raw: &str) -> Result<Self, InvalidId> {
         let v = check_token("server URL", raw, 2000)?;
+        let v = match v.split_once("://") {
+            Some((scheme, rest)) => {
+                let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+                format!(
+                    "{}://{}{path}",
+                    scheme.to_ascii_lowercase(),
+                    host.to_ascii_lowercase()
+                )
+            }
+            None => v,
+        };
         let v = v.trim_end_matches('/');
         if v.is_empty() {
             return Err(InvalidId {
@@ -159,6 +170,12 @@ mod tests {
             "http://sq:9000"
         );
         assert!(ServerUrl::parse("/").is_err());
+        assert_eq!(
+            ServerUrl::parse("HTTPS://SQ.Example.com/SonarQube/")
+                .unwrap()
+                .as_str(),
+            "https://sq.example.com/SonarQube"
+        );
         assert!(
             !ServerUrl::parse("<mySonarqubeURL>")
                 .unwrap()

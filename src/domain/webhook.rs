@@ -142,19 +142,38 @@ pub enum PayloadError {
     Shape(String),
     #[error("`{0}` is missing or empty")]
     MissingField(&'static str),
+    #[error("`{field}` is not usable: {why}")]
+    Invalid { field: &'static str, why: String },
     #[error(
         "`{field}` is not a date SonarQube sends (expected e.g. 2016-11-18T10:46:28+0100): {value:?}"
     )]
     BadDate { field: &'static str, value: String },
 }
 
+/// SonarQube always sends a JSON object; say so plainly rather than with serde's wording.
+fn require_object(body: &[u8]) -> Result<(), PayloadError> {
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => Ok(()),
+        _ if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err() => {
+            serde_json::from_slice::<serde::de::IgnoredAny>(body)
+                .map(|_| ())
+                .map_err(json_error)
+        }
+        _ => Err(PayloadError::Shape(
+            "the body must be a JSON object (SonarQube's webhook payload)".into(),
+        )),
+    }
+}
+
 /// Reads just the `serverUrl` of a body.
 pub fn parse_envelope(body: &[u8]) -> Result<Envelope, PayloadError> {
+    require_object(body)?;
     serde_json::from_slice(body).map_err(json_error)
 }
 
 /// Parses a full webhook body into an [`AnalysisEvent`].
 pub fn parse_event(body: &[u8]) -> Result<AnalysisEvent, PayloadError> {
+    require_object(body)?;
     let payload: WebhookPayload = serde_json::from_slice(body).map_err(json_error)?;
     AnalysisEvent::from_payload(payload, body)
 }
@@ -173,8 +192,13 @@ impl AnalysisEvent {
             .as_deref()
             .and_then(|s| ServerUrl::parse(s).ok())
             .ok_or(PayloadError::MissingField("serverUrl"))?;
-        let project_key = ProjectKey::parse(&p.project.key)
-            .map_err(|_| PayloadError::MissingField("project.key"))?;
+        let project_key = ProjectKey::parse(&p.project.key).map_err(|e| match e.why {
+            "it is empty" => PayloadError::MissingField("project.key"),
+            why => PayloadError::Invalid {
+                field: "project.key",
+                why: why.to_owned(),
+            },
+        })?;
         let analysed_at = parse_optional_date("analysedAt", p.analysed_at.as_deref())?;
         let changed_at = parse_optional_date("changedAt", p.changed_at.as_deref())?;
         let (gate, gate_status_raw, gate_name, conditions) = match p.quality_gate {
@@ -293,6 +317,8 @@ mod tests {
         );
         let err = parse_event(br#"{"serverUrl":"http://x","project":{"key":"  "}}"#).unwrap_err();
         assert_eq!(err, PayloadError::MissingField("project.key"));
+        let err = parse_event(br#"{"serverUrl":"http://x","project":{"key":"a b"}}"#).unwrap_err();
+        assert!(err.to_string().contains("spaces"), "{err}");
     }
 
     #[test]
@@ -301,7 +327,12 @@ mod tests {
             parse_event(b"{not json"),
             Err(PayloadError::Malformed(_))
         ));
-        assert!(matches!(parse_event(b"[1,2]"), Err(PayloadError::Shape(_))));
+        let err = parse_event(b"[1,2]").unwrap_err();
+        assert!(err.to_string().contains("must be a JSON object"), "{err}");
+        assert!(matches!(
+            parse_event(b"[1,"),
+            Err(PayloadError::Malformed(_))
+        ));
     }
 
     #[test]

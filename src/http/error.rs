@@ -14,6 +14,8 @@ pub enum ApiError {
     #[error("{0}")]
     TooLarge(String),
     #[error("{0}")]
+    Timeout(String),
+    #[error("{0}")]
     Unavailable(String),
 }
 
@@ -24,6 +26,7 @@ impl ApiError {
             Self::Unauthorized(_) => "bad_signature",
             Self::Forbidden(_) => "unknown_server",
             Self::TooLarge(_) => "body_too_large",
+            Self::Timeout(_) => "body_timeout",
             Self::Unavailable(_) => "unavailable",
         }
     }
@@ -36,6 +39,7 @@ impl ResponseError for ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }

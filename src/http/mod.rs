@@ -26,5 +26,18 @@ pub struct AppState {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/metrics", web::get().to(health::metrics))
-        .route("/webhooks/sonarqube", web::post().to(webhooks::receive));
+        .route("/webhooks/sonarqube", web::post().to(webhooks::receive))
+        .default_service(web::to(not_found));
+}
+
+/// Unknown paths and methods get a JSON answer that lists what exists.
+async fn not_found(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::NotFound().json(serde_json::json!({
+        "error": "not_found",
+        "message": format!(
+            "no {} {} here; endpoints: POST /webhooks/sonarqube, GET /healthz, GET /metrics",
+            req.method(),
+            req.path()
+        ),
+    }))
 }

@@ -18,6 +18,9 @@ use crate::telemetry::Counters;
 /// Largest body accepted; SonarQube's payloads are a few KiB.
 pub const MAX_BODY: usize = 1024 * 1024;
 
+/// How long a client may take to send the body (SonarQube itself gives up after 10 s).
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub const SIGNATURE_HEADER: &str = "X-Sonar-Webhook-HMAC-SHA256";
 
 pub async fn receive(
@@ -41,7 +44,14 @@ async fn handle(
     payload: web::Payload,
     state: &AppState,
 ) -> Result<HttpResponse, ApiError> {
-    let body = read_body(req, payload).await?;
+    let body = tokio::time::timeout(BODY_TIMEOUT, read_body(req, payload))
+        .await
+        .map_err(|_| {
+            ApiError::Timeout(format!(
+                "the body did not arrive within {} s",
+                BODY_TIMEOUT.as_secs()
+            ))
+        })??;
     let envelope = parse_envelope(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let server_url = envelope
         .server_url

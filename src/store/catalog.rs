@@ -45,6 +45,26 @@ pub async fn connection_by_url(
         .await
 }
 
+/// Replaces a connection's sealed secret (`Some(None)` removes it) and/or organization.
+pub async fn update_connection(
+    db: &impl ConnectionTrait,
+    id: i64,
+    secret_sealed: Option<Option<String>>,
+    organization: Option<&str>,
+) -> Result<(), DbErr> {
+    let mut row = connection::ActiveModel {
+        id: Set(id),
+        ..Default::default()
+    };
+    if let Some(secret) = secret_sealed {
+        row.secret_sealed = Set(secret);
+    }
+    if let Some(org) = organization {
+        row.organization = Set(Some(org.to_owned()));
+    }
+    row.update(db).await.map(|_| ())
+}
+
 /// Deletes a connection with its subscriptions, project states and history.
 pub async fn remove_connection(db: &impl ConnectionTrait, id: i64) -> Result<bool, DbErr> {
     Ok(connection::Entity::delete_by_id(id)

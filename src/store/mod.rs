@@ -46,6 +46,7 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
+                .create_if_missing(true)
                 .busy_timeout(Duration::from_secs(10))
         });
     }
