@@ -3,6 +3,7 @@
 
 pub mod channel;
 pub mod pacing;
+mod post;
 pub mod project;
 pub mod registry;
 
