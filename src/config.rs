@@ -164,6 +164,18 @@ impl Settings {
                 return Err(ConfigError(format!("{name} must be at least 1")));
             }
         }
+        if self.slack_timeout_secs == 0 {
+            return Err(ConfigError("slack_timeout_secs must be at least 1".into()));
+        }
+        if !(self.slack_api_url.starts_with("http://")
+            || self.slack_api_url.starts_with("https://"))
+            || self.slack_api_url.contains(char::is_whitespace)
+        {
+            return Err(ConfigError(format!(
+                "slack_api_url must be an http(s) URL such as https://slack.com/api, not {:?}",
+                self.slack_api_url
+            )));
+        }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err(ConfigError(format!(
                 "log_format must be `text` or `json`, not {:?}",

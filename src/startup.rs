@@ -19,6 +19,9 @@ use crate::store;
 use crate::store::writer::Writer;
 use crate::telemetry::Counters;
 
+/// How long a stop waits for requests already sent to Slack (its own timeout is 10 s by default).
+const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// A built service, bound to its port but not yet serving.
 pub struct Application {
     port: u16,
@@ -27,6 +30,7 @@ pub struct Application {
     registry: Addr<Registry>,
     instance: String,
     banner: String,
+    shared: Arc<Shared>,
 }
 
 /// Opens (and if needed creates) the database and applies migrations.
@@ -137,8 +141,11 @@ impl Application {
             instance_id: settings.instance_id.clone().unwrap_or_else(host_name),
             lease_ttl: settings.delivery_lease(),
             sweep_every: settings.delivery_sweep(),
+            in_flight: Default::default(),
+            stopping: Default::default(),
         });
         let instance = shared.instance_id.clone();
+        let shared_for_stop = shared.clone();
         let registry = Registry::new(shared).start();
         let state = AppState {
             db: db.clone(),
@@ -164,6 +171,7 @@ impl Application {
             registry,
             instance,
             banner,
+            shared: shared_for_stop,
         })
     }
 
@@ -181,6 +189,7 @@ impl Application {
         self.resume_pending().await?;
         tracing::info!("{}", self.banner);
         self.server.await?;
+        drain(&self.shared).await;
         // A clean stop hands our channels over at once instead of after the lease runs out.
         match store::leases::release_all(&self.db, &self.instance).await {
             Ok(n) => tracing::info!(released = n, "stopped; channel leases released"),
@@ -203,6 +212,23 @@ impl Application {
             });
         }
         Ok(())
+    }
+}
+
+/// Lets requests already sent to Slack finish and be recorded, so a restart does not post them
+/// again; starts no new ones.
+async fn drain(shared: &Shared) {
+    use std::sync::atomic::Ordering;
+    shared.stopping.store(true, Ordering::SeqCst);
+    let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
+    while shared.in_flight.load(Ordering::SeqCst) > 0 {
+        if tokio::time::Instant::now() >= deadline {
+            tracing::warn!(
+                "stopping with requests to Slack still out; they count as ambiguous at the next start"
+            );
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
 

@@ -50,7 +50,7 @@ impl Counters {
             ),
             (
                 "sonar_slack_webhooks_rejected_total",
-                "Webhooks refused (4xx).",
+                "Webhooks refused (4xx) or not stored (503).",
                 &self.webhooks_rejected,
             ),
             (

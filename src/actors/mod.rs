@@ -8,6 +8,7 @@ pub mod project;
 pub mod registry;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
@@ -40,4 +41,24 @@ pub struct Shared {
     pub lease_ttl: Duration,
     /// How often pending deliveries are swept up.
     pub sweep_every: Duration,
+    /// Requests to Slack under way (including recording their outcome); a stop waits for them.
+    pub in_flight: AtomicUsize,
+    /// Set when the service stops: no new request is started.
+    pub stopping: AtomicBool,
+}
+
+/// Counts one request to Slack as under way for as long as it lives.
+pub(crate) struct Busy<'a>(&'a AtomicUsize);
+
+impl<'a> Busy<'a> {
+    pub(crate) fn enter(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Self(counter)
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }

@@ -9,8 +9,10 @@ use governor::DefaultDirectRateLimiter;
 use rand::Rng;
 use secrecy::SecretString;
 
-use super::Shared;
+use std::sync::atomic::Ordering;
+
 use super::pacing::WorkspaceGate;
+use super::{Busy, Shared};
 use crate::domain::delivery::{Verdict, backoff, judge};
 use crate::domain::message::SlackMessage;
 use crate::store::ingest::NewDelivery;
@@ -139,6 +141,12 @@ pub(super) async fn deliver_one(
             tracing::info!("the channel lease passed to another instance while waiting");
             return Finish::Yield;
         }
+        if shared.stopping.load(Ordering::SeqCst) {
+            persist(&shared, || deliveries::call_off(&shared.db, d.id)).await;
+            return Finish::Yield;
+        }
+        // From here until the outcome is recorded, a stop waits for this request.
+        let busy = Busy::enter(&shared.in_flight);
         let reply = shared
             .slack
             .post_message(&token, &d.channel_id, &message, text_only)
@@ -167,6 +175,7 @@ pub(super) async fn deliver_one(
                     deliveries::note_error(&shared.db, d.id, &reason)
                 })
                 .await;
+                drop(busy);
                 actix::clock::sleep(backoff(&shared.policy, not_sent, jitter())).await;
             }
             Verdict::RetryAmbiguous { reason } => {
@@ -183,6 +192,7 @@ pub(super) async fn deliver_one(
                     return give_up(&shared, d.id, &reason).await;
                 }
                 tracing::warn!(%reason, attempt = so_far, "Slack may have posted; retrying with backoff");
+                drop(busy);
                 actix::clock::sleep(backoff(&shared.policy, so_far, jitter())).await;
             }
             Verdict::RetryMuchLater { reason, after } => {
@@ -191,6 +201,7 @@ pub(super) async fn deliver_one(
                     deliveries::note_error(&shared.db, d.id, &reason)
                 })
                 .await;
+                drop(busy);
                 actix::clock::sleep(after).await;
             }
             Verdict::RouteBroken { reason } => {

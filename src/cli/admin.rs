@@ -26,7 +26,9 @@ pub async fn connections(
                 );
             }
             if catalog::connection_by_url(db, &url).await?.is_some() {
-                bail!("a connection for {url} already exists; remove it first to change it");
+                bail!(
+                    "a connection for {url} already exists; change its secret with `sonar-slack connections update --server-url {url} --secret …`"
+                );
             }
             let sealed = secret
                 .filter(|s| !s.is_empty())

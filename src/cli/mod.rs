@@ -61,13 +61,8 @@ pub enum ConnectionsCmd {
         /// The connection's server URL, as given to `connections add`.
         #[arg(long)]
         server_url: String,
-        /// The new webhook secret. Also read from SONAR_SLACK_WEBHOOK_SECRET.
-        #[arg(
-            long,
-            env = "SONAR_SLACK_WEBHOOK_SECRET",
-            hide_env_values = true,
-            conflicts_with = "no_secret"
-        )]
+        /// The new webhook secret (given explicitly, so an exported variable never changes it by accident).
+        #[arg(long, conflicts_with = "no_secret")]
         secret: Option<String>,
         /// Accept unsigned webhooks from now on.
         #[arg(long)]

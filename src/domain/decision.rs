@@ -74,13 +74,19 @@ pub struct ProjectMemory {
 /// Why an event leads to no state change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IgnoreReason {
-    PullRequest { key: String },
-    OtherBranch { name: String },
+    PullRequest {
+        key: String,
+    },
+    OtherBranch {
+        name: String,
+    },
     TaskFailed,
     NoQualityGate,
     UnknownGateStatus(String),
     Stale,
     Duplicate,
+    /// Dated more than a day ahead: a wrong clock must not silence the project.
+    FromTheFuture,
 }
 
 impl IgnoreReason {
@@ -94,6 +100,7 @@ impl IgnoreReason {
             Self::UnknownGateStatus(_) => "unknown_gate_status",
             Self::Stale => "stale",
             Self::Duplicate => "duplicate",
+            Self::FromTheFuture => "from_the_future",
         }
     }
 
@@ -107,6 +114,9 @@ impl IgnoreReason {
             Self::NoQualityGate => "the payload carries no quality gate".into(),
             Self::UnknownGateStatus(s) => format!("gate status {s:?} is neither passed nor failed"),
             Self::Stale => "older than the last event applied for this project".into(),
+            Self::FromTheFuture => {
+                "dated more than a day ahead; check the SonarQube server's clock".into()
+            }
             Self::Duplicate => {
                 "already received (same taskId, analysis time and gate, or same body)".into()
             }
@@ -183,6 +193,12 @@ pub fn decide(
     };
     let gate = Gate::from_status(status);
     let order = OrderKey::of(event);
+    if order
+        .latest()
+        .is_some_and(|at| at > now + Duration::days(1))
+    {
+        return Decision::Ignore(IgnoreReason::FromTheFuture);
+    }
     let Some(memory) = memory else {
         return Decision::RecordFirst(gate);
     };
@@ -366,6 +382,22 @@ mod tests {
         assert_eq!(
             decide(None, &e, t(9)),
             Decision::Ignore(IgnoreReason::NoQualityGate)
+        );
+    }
+
+    #[test]
+    fn far_future_events_are_ignored_so_they_cannot_block_later_ones() {
+        let m = mem(Gate::Passed, 1);
+        let mut e = event("ERROR", 2, 2);
+        e.analysed_at = Some(t(2) + Duration::days(400));
+        assert_eq!(
+            decide(Some(&m), &e, t(2)),
+            Decision::Ignore(IgnoreReason::FromTheFuture)
+        );
+        e.analysed_at = Some(t(2) + Duration::hours(20));
+        assert!(
+            matches!(decide(Some(&m), &e, t(2)), Decision::Notify(_)),
+            "a clock a few hours ahead is fine"
         );
     }
 

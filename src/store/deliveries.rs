@@ -63,6 +63,7 @@ pub async fn count_attempt(db: &impl ConnectionTrait, id: i64) -> Result<bool, D
             delivery::Column::Attempts,
             Expr::col(delivery::Column::Attempts).add(1),
         )
+        .col_expr(delivery::Column::InFlight, Expr::value(true))
         .col_expr(delivery::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(delivery::Column::Id.eq(id))
         .filter(delivery::Column::Status.eq(status::PENDING))
@@ -115,6 +116,11 @@ pub async fn count_ambiguous(
     )
     .await?;
     Ok(get(db, id).await?.map_or(0, |d| d.ambiguous_attempts))
+}
+
+/// The attempt was called off before its request left (shutting down).
+pub async fn call_off(db: &impl ConnectionTrait, id: i64) -> Result<(), DbErr> {
+    set(db, id, vec![]).await
 }
 
 pub async fn note_error(db: &impl ConnectionTrait, id: i64, reason: &str) -> Result<(), DbErr> {

@@ -14,6 +14,7 @@ use crate::startup::{Application, load_sealer, open_database};
 pub struct SpawnedApp {
     pub port: u16,
     handle: ServerHandle,
+    finished: Option<tokio::sync::oneshot::Receiver<()>>,
     system: actix_web::rt::System,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -22,6 +23,7 @@ impl SpawnedApp {
     /// Builds and starts the service; returns once it listens.
     pub fn start(settings: Settings) -> anyhow::Result<SpawnedApp> {
         let (tx, rx) = mpsc::channel();
+        let (done, finished) = tokio::sync::oneshot::channel();
         let thread = std::thread::spawn(move || {
             let system = actix_web::rt::System::new();
             let built = system.block_on(async move {
@@ -34,6 +36,7 @@ impl SpawnedApp {
                     if let Err(e) = app.run_until_stopped().await {
                         tracing::error!("service stopped with an error: {e:#}");
                     }
+                    let _ = done.send(());
                 });
                 anyhow::Ok(started)
             });
@@ -49,6 +52,7 @@ impl SpawnedApp {
         Ok(SpawnedApp {
             port,
             handle,
+            finished: Some(finished),
             system,
             thread: Some(thread),
         })
@@ -56,6 +60,15 @@ impl SpawnedApp {
 
     pub fn base_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops as on SIGTERM: the server stops, requests already sent to Slack finish and are recorded.
+    pub async fn stop(mut self) {
+        self.handle.stop(true).await;
+        if let Some(finished) = self.finished.take() {
+            let _ = finished.await;
+        }
+        self.crash().await;
     }
 
     /// Stops abruptly, as a crash would: in-flight work is dropped, nothing is drained.

@@ -124,6 +124,23 @@ impl TestApp {
         self.app.crash().await;
     }
 
+    /// Stops the service as SIGTERM does.
+    pub async fn stop(self) {
+        self.app.stop().await;
+    }
+
+    /// Waits until a delivery has a request out to Slack.
+    pub async fn request_out(&self) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while !self.deliveries().await.iter().any(|d| d.in_flight) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no request went out"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     pub async fn setup(&self, fake: &FakeSlack, channels: &[&str]) -> i64 {
         fake.add_token(TOKEN, TEAM);
         let conn = self.add_connection(SERVER, Some(SECRET)).await;
