@@ -183,7 +183,7 @@ fn main() -> anyhow::Result<()> {
             messages.len() as f64 / drained.as_secs_f64(),
         );
         println!("resident memory: {:.1} MiB before start, {:.1} MiB after (whole process: service + fake Slack + client)", rss_before, rss_mib());
-        app.crash().await;
+        app.stop().await;
         fake.stop();
         anyhow::Ok(())
     })
