@@ -4,11 +4,11 @@ use chrono::Utc;
 use entity::{connection, delivery, subscription, workspace};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, Set,
 };
 
-use super::status;
+use super::{deliveries, status};
 use crate::domain::types::{ChannelId, ProjectKey, ServerUrl, TeamId};
 
 pub async fn add_connection(
@@ -124,12 +124,8 @@ pub async fn workspace(
 
 /// Deletes a workspace and its subscriptions; what was still pending for it fails with that reason.
 pub async fn remove_workspace(db: &impl ConnectionTrait, team: &TeamId) -> Result<bool, DbErr> {
-    fail_pending_where(
-        db,
-        delivery::Column::TeamId.eq(team.as_str()),
-        "the workspace was removed",
-    )
-    .await?;
+    let of_team = Condition::all().add(delivery::Column::TeamId.eq(team.as_str()));
+    deliveries::fail_pending(db, of_team, "the workspace was removed").await?;
     subscription::Entity::delete_many()
         .filter(subscription::Column::TeamId.eq(team.as_str()))
         .exec(db)
@@ -185,12 +181,8 @@ pub async fn subscriptions(db: &impl ConnectionTrait) -> Result<Vec<subscription
 
 /// Deletes a subscription; what was still pending for it fails with that reason.
 pub async fn remove_subscription(db: &impl ConnectionTrait, id: i64) -> Result<bool, DbErr> {
-    fail_pending_where(
-        db,
-        delivery::Column::SubscriptionId.eq(id),
-        "the subscription was removed",
-    )
-    .await?;
+    let of_subscription = Condition::all().add(delivery::Column::SubscriptionId.eq(id));
+    deliveries::fail_pending(db, of_subscription, "the subscription was removed").await?;
     Ok(subscription::Entity::delete_by_id(id)
         .exec(db)
         .await?
@@ -237,22 +229,4 @@ pub async fn any_sealed(db: &impl ConnectionTrait) -> Result<Option<(String, Str
         let context = webhook_secret_context(&c.server_url);
         c.secret_sealed.map(|s| (s, context))
     }))
-}
-
-async fn fail_pending_where(
-    db: &impl ConnectionTrait,
-    which: sea_orm::sea_query::SimpleExpr,
-    reason: &str,
-) -> Result<u64, DbErr> {
-    use sea_orm::sea_query::Expr;
-    let res = delivery::Entity::update_many()
-        .col_expr(delivery::Column::Status, Expr::value(status::FAILED))
-        .col_expr(delivery::Column::LastError, Expr::value(reason))
-        .col_expr(delivery::Column::InFlight, Expr::value(false))
-        .col_expr(delivery::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(delivery::Column::Status.eq(status::PENDING))
-        .filter(which)
-        .exec(db)
-        .await?;
-    Ok(res.rows_affected)
 }

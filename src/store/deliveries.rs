@@ -5,8 +5,8 @@ use chrono::Utc;
 use entity::{delivery, notification, subscription, workspace};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, TransactionTrait,
 };
 
 use super::ingest::NewDelivery;
@@ -149,7 +149,10 @@ pub async fn disable_route(
         .filter(subscription::Column::Status.eq(status::ACTIVE))
         .exec(&txn)
         .await?;
-    let failed = fail_pending(&txn, team, Some(channel), reason).await?;
+    let route = Condition::all()
+        .add(delivery::Column::TeamId.eq(team))
+        .add(delivery::Column::ChannelId.eq(channel));
+    let failed = fail_pending(&txn, route, reason).await?;
     txn.commit().await?;
     Ok(failed)
 }
@@ -168,24 +171,30 @@ pub async fn disable_workspace(
         .filter(workspace::Column::TeamId.eq(team))
         .exec(&txn)
         .await?;
-    let failed = fail_pending(&txn, team, None, reason).await?;
+    let failed = fail_pending(
+        &txn,
+        Condition::all().add(delivery::Column::TeamId.eq(team)),
+        reason,
+    )
+    .await?;
     txn.commit().await?;
     Ok(failed)
 }
 
-async fn fail_pending(
+/// Fails every pending delivery matching `which`, with `reason`; returns their ids.
+pub async fn fail_pending(
     db: &impl ConnectionTrait,
-    team: &str,
-    channel: Option<&str>,
+    which: Condition,
     reason: &str,
 ) -> Result<Vec<i64>, DbErr> {
-    let mut find = delivery::Entity::find()
-        .filter(delivery::Column::TeamId.eq(team))
-        .filter(delivery::Column::Status.eq(status::PENDING));
-    if let Some(c) = channel {
-        find = find.filter(delivery::Column::ChannelId.eq(c));
-    }
-    let ids: Vec<i64> = find.all(db).await?.into_iter().map(|d| d.id).collect();
+    let ids: Vec<i64> = delivery::Entity::find()
+        .filter(delivery::Column::Status.eq(status::PENDING))
+        .filter(which)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
     if !ids.is_empty() {
         delivery::Entity::update_many()
             .col_expr(delivery::Column::Status, Expr::value(status::FAILED))

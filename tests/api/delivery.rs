@@ -289,3 +289,30 @@ async fn messages_wait_for_a_workspace_that_is_not_added_yet() {
         db.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn removing_a_subscription_fails_what_was_pending_for_it() {
+    for db in databases().await {
+        let fake = fake_slack();
+        let app = TestApp::spawn(&db, &fake).await;
+        let conn = app.add_connection(SERVER, Some(SECRET)).await;
+        // No workspace yet, so the delivery waits.
+        let sub = app.subscribe(conn, "C0AAA", PROJECT).await;
+        break_the_gate(&app).await;
+        assert_eq!(app.deliveries().await[0].status, "pending");
+        assert!(
+            sonar_slack::store::catalog::remove_subscription(&app.db, sub)
+                .await
+                .expect("remove")
+        );
+        let rows = app.deliveries().await;
+        assert_eq!(rows[0].status, "failed");
+        assert_eq!(
+            rows[0].last_error.as_deref(),
+            Some("the subscription was removed")
+        );
+        assert!(fake.attempts().is_empty());
+        app.crash().await;
+        db.cleanup().await;
+    }
+}
