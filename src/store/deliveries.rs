@@ -39,6 +39,8 @@ pub async fn pending(db: &impl ConnectionTrait) -> Result<Vec<NewDelivery>, DbEr
     Ok(out)
 }
 
+/// Updates a delivery that is still pending (a row already failed by a removal or a broken route
+/// keeps the reason it failed with), and clears its in-flight flag.
 async fn set(
     db: &impl ConnectionTrait,
     id: i64,
@@ -47,7 +49,8 @@ async fn set(
     let mut update = delivery::Entity::update_many()
         .col_expr(delivery::Column::UpdatedAt, Expr::value(Utc::now()))
         .col_expr(delivery::Column::InFlight, Expr::value(false))
-        .filter(delivery::Column::Id.eq(id));
+        .filter(delivery::Column::Id.eq(id))
+        .filter(delivery::Column::Status.eq(status::PENDING));
     for (col, value) in changes {
         update = update.col_expr(col, value);
     }
@@ -72,16 +75,17 @@ pub async fn count_attempt(db: &impl ConnectionTrait, id: i64) -> Result<bool, D
     Ok(res.rows_affected == 1)
 }
 
+/// Slack accepted the message: that is recorded whatever happened to the row meanwhile.
 pub async fn mark_sent(db: &impl ConnectionTrait, id: i64, ts: &str) -> Result<(), DbErr> {
-    set(
-        db,
-        id,
-        vec![
-            (delivery::Column::Status, Expr::value(status::SENT)),
-            (delivery::Column::SlackTs, Expr::value(ts)),
-        ],
-    )
-    .await
+    delivery::Entity::update_many()
+        .col_expr(delivery::Column::Status, Expr::value(status::SENT))
+        .col_expr(delivery::Column::SlackTs, Expr::value(ts))
+        .col_expr(delivery::Column::InFlight, Expr::value(false))
+        .col_expr(delivery::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(delivery::Column::Id.eq(id))
+        .exec(db)
+        .await
+        .map(|_| ())
 }
 
 pub async fn mark_failed(db: &impl ConnectionTrait, id: i64, reason: &str) -> Result<(), DbErr> {
