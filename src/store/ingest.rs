@@ -80,14 +80,6 @@ pub enum IngestOutcome {
     Conflict,
 }
 
-/// Commits one write in its own transaction.
-pub async fn commit(db: &DatabaseConnection, w: &IngestWrite) -> Result<IngestOutcome, DbErr> {
-    let mut results = commit_batch(db, std::slice::from_ref(w)).await?;
-    results
-        .pop()
-        .unwrap_or_else(|| Err(DbErr::Custom("empty batch result".into())))
-}
-
 /// Commits many writes in one transaction (one fsync), each inside its own savepoint so that a
 /// duplicate, a conflict or an error in one leaves the others intact. The outer result fails only
 /// when the transaction itself cannot commit; then none of the writes happened.

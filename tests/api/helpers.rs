@@ -270,6 +270,15 @@ pub fn team() -> TeamId {
     TeamId::parse(TEAM).expect("team")
 }
 
+/// Slack never had to answer 429: our own pacing kept every post within its limits.
+pub fn assert_never_rate_limited(fake: &FakeSlack) {
+    let attempts = fake.attempts();
+    assert!(
+        attempts.iter().all(|a| a.status == 200),
+        "Slack answered otherwise: {attempts:?}"
+    );
+}
+
 pub fn fake_slack() -> FakeSlack {
     FakeSlack::start(FakeSlackConfig::default()).expect("fake slack")
 }
