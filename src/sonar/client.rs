@@ -1,0 +1,149 @@
+//! [`SonarClient`]: the HTTP calls to SonarQube's Web API (Bearer user token, GET, bounded time).
+
+use std::error::Error as _;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::error::SonarError;
+use super::model::{Access, RemoteGate, Reply, SonarUser};
+use crate::domain::types::{ProjectKey, ServerUrl};
+
+/// A SonarQube Web API client. Holds no token: each call gets one and never logs it.
+#[derive(Debug, Clone)]
+pub struct SonarClient {
+    http: reqwest::Client,
+    timeout: Duration,
+}
+
+impl SonarClient {
+    /// `timeout` bounds each whole call (connecting, at most 5 s of it, included).
+    pub fn new(timeout: Duration) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .user_agent(concat!("sonar-slack/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self { http, timeout })
+    }
+
+    /// GET `{base}/api/users/current`: who the token is. An anonymous answer is
+    /// [`SonarError::TokenRejected`] (`api/authentication/validate` would say "valid" to anyone).
+    pub async fn current_user(
+        &self,
+        base: &ServerUrl,
+        token: &SecretString,
+    ) -> Result<SonarUser, SonarError> {
+        let endpoint = "api/users/current";
+        let (status, body) = self.get(base, token, endpoint, &[]).await?;
+        Reply {
+            server: base.as_str(),
+            endpoint,
+            status,
+            body: &body,
+        }
+        .current_user()
+        .map_err(|e| e.redacted(token.expose_secret()))
+    }
+
+    /// GET `{base}/api/components/show?component=<key>`: whether the token's user may Browse it.
+    pub async fn component(
+        &self,
+        base: &ServerUrl,
+        token: &SecretString,
+        key: &ProjectKey,
+    ) -> Result<Access, SonarError> {
+        let endpoint = "api/components/show";
+        let query = [("component", key.as_str())];
+        let (status, body) = self.get(base, token, endpoint, &query).await?;
+        Reply {
+            server: base.as_str(),
+            endpoint,
+            status,
+            body: &body,
+        }
+        .component()
+        .map_err(|e| e.redacted(token.expose_secret()))
+    }
+
+    /// GET `{base}/api/qualitygates/project_status?projectKey=<key>`: the main branch's gate.
+    pub async fn gate_status(
+        &self,
+        base: &ServerUrl,
+        token: &SecretString,
+        key: &ProjectKey,
+    ) -> Result<RemoteGate, SonarError> {
+        let endpoint = "api/qualitygates/project_status";
+        let query = [("projectKey", key.as_str())];
+        let (status, body) = self.get(base, token, endpoint, &query).await?;
+        Reply {
+            server: base.as_str(),
+            endpoint,
+            status,
+            body: &body,
+        }
+        .gate(key)
+        .map_err(|e| e.redacted(token.expose_secret()))
+    }
+
+    /// Sends the request and reads the whole answer; only transport failures are errors here.
+    async fn get(
+        &self,
+        base: &ServerUrl,
+        token: &SecretString,
+        endpoint: &str,
+        query: &[(&str, &str)],
+    ) -> Result<(u16, String), SonarError> {
+        let url = format!("{}/{endpoint}", base.as_str());
+        let unreachable = |err: reqwest::Error| {
+            SonarError::Unreachable {
+                server: base.as_str().to_owned(),
+                what: self.describe(endpoint, &err),
+            }
+            .redacted(token.expose_secret())
+        };
+        let request = self.http.get(url).query(query);
+        // A blank token cannot authenticate; sending none gets SonarQube's anonymous answer.
+        let secret = token.expose_secret();
+        let request = if secret.trim().is_empty() {
+            request
+        } else {
+            request.bearer_auth(secret)
+        };
+        let response = request.send().await.map_err(unreachable)?;
+        let status = response.status().as_u16();
+        let body = response.text().await.map_err(unreachable)?;
+        Ok((status, body))
+    }
+
+    /// What went wrong with a request that got no usable answer, without the URL.
+    fn describe(&self, endpoint: &str, err: &reqwest::Error) -> String {
+        let causes = causes(err);
+        if err.is_builder() {
+            format!("the server URL cannot be used for an HTTP request ({causes})")
+        } else if err.is_timeout() {
+            format!("{endpoint} got no answer within {:?}", self.timeout)
+        } else if err.is_connect() {
+            format!("connecting failed ({causes})")
+        } else {
+            format!("{endpoint} failed ({causes})")
+        }
+    }
+}
+
+/// The error and its sources, each once, e.g. `client error (Connect): tcp connect error: Connection refused`.
+fn causes(err: &reqwest::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next: Option<&(dyn std::error::Error + 'static)> = err.source();
+    let top = err.to_string();
+    let top = top.split(" for url (").next().unwrap_or(&top).to_owned();
+    parts.push(top);
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = cause.source();
+    }
+    parts.join(": ")
+}

@@ -1,0 +1,10 @@
+//! SonarQube Web API adapter: who a user token is, whether it may Browse a project, and the
+//! project's current main-branch quality gate.
+
+mod client;
+mod error;
+mod model;
+
+pub use client::SonarClient;
+pub use error::SonarError;
+pub use model::{Access, RemoteGate, SonarUser};
