@@ -4,6 +4,8 @@
 mod client;
 mod error;
 mod model;
+#[cfg(test)]
+mod tests;
 
 pub use client::SonarClient;
 pub use error::SonarError;
