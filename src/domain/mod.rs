@@ -5,6 +5,7 @@ pub mod delivery;
 pub mod message;
 pub mod metrics;
 pub mod signature;
+pub mod slack_signature;
 pub mod types;
 pub mod webhook;
 
