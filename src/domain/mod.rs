@@ -1,5 +1,6 @@
 //! Pure domain logic: no I/O, no actors, no database. Everything here is deterministic and unit-tested.
 
+pub mod command;
 pub mod decision;
 pub mod delivery;
 pub mod message;
