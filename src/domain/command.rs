@@ -185,9 +185,12 @@ fn keys_and_target(
     Ok((keys, on))
 }
 
-/// Takes the explicit target forms out of `rest`; returns the other words (with the token they
-/// came from) and the target, if one was named. Naming two is an error.
-fn split_target(rest: &[String]) -> Result<(Vec<(String, Word)>, Option<String>), CommandError> {
+/// The arguments that were not a target form, each with the token it came from.
+type Words = Vec<(String, Word)>;
+
+/// Takes the explicit target forms out of `rest`; returns the other words and the target, if one
+/// was named. Naming two is an error.
+fn split_target(rest: &[String]) -> Result<(Words, Option<String>), CommandError> {
     let mut words = Vec::new();
     let mut target: Option<String> = None;
     let mut tokens = rest.iter();
