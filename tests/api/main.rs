@@ -4,5 +4,6 @@ mod delivery;
 mod helpers;
 mod instances;
 mod restart;
+mod signature_oracle;
 mod startup;
 mod webhooks;
