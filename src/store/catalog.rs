@@ -90,6 +90,10 @@ pub async fn upsert_workspace(
         disabled_reason: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
+        // A token given by hand does not rotate.
+        refresh_token_sealed: Set(None),
+        token_expires_at: Set(None),
+        ..Default::default()
     };
     workspace::Entity::insert(model)
         .on_conflict(
@@ -100,6 +104,8 @@ pub async fn upsert_workspace(
                     workspace::Column::Status,
                     workspace::Column::DisabledReason,
                     workspace::Column::UpdatedAt,
+                    workspace::Column::RefreshTokenSealed,
+                    workspace::Column::TokenExpiresAt,
                 ])
                 .to_owned(),
         )
@@ -211,6 +217,11 @@ pub fn bot_token_context(team: &str) -> String {
     format!("workspace:{team}:bot_token")
 }
 
+/// The associated data binding a sealed refresh token to its workspace row.
+pub fn refresh_token_context(team: &str) -> String {
+    format!("workspace:{team}:refresh_token")
+}
+
 /// The associated data binding a sealed webhook secret to its connection row.
 pub fn webhook_secret_context(server_url: &str) -> String {
     format!("connection:{server_url}:webhook_secret")
@@ -218,7 +229,12 @@ pub fn webhook_secret_context(server_url: &str) -> String {
 
 /// One sealed value and its context, to check that the configured key opens this database's secrets.
 pub async fn any_sealed(db: &impl ConnectionTrait) -> Result<Option<(String, String)>, DbErr> {
-    if let Some(w) = workspace::Entity::find().one(db).await? {
+    // An uninstalled workspace has its token erased (empty).
+    let sealed_token = workspace::Entity::find()
+        .filter(workspace::Column::BotTokenSealed.ne(""))
+        .one(db)
+        .await?;
+    if let Some(w) = sealed_token {
         return Ok(Some((w.bot_token_sealed, bot_token_context(&w.team_id))));
     }
     let signed = connection::Entity::find()
@@ -229,4 +245,18 @@ pub async fn any_sealed(db: &impl ConnectionTrait) -> Result<Option<(String, Str
         let context = webhook_secret_context(&c.server_url);
         c.secret_sealed.map(|s| (s, context))
     }))
+}
+
+/// A channel's subscriptions, active or not, oldest first.
+pub async fn channel_subscriptions(
+    db: &impl ConnectionTrait,
+    team: &str,
+    channel: &str,
+) -> Result<Vec<subscription::Model>, DbErr> {
+    subscription::Entity::find()
+        .filter(subscription::Column::TeamId.eq(team))
+        .filter(subscription::Column::ChannelId.eq(channel))
+        .order_by_asc(subscription::Column::Id)
+        .all(db)
+        .await
 }

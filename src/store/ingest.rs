@@ -243,3 +243,38 @@ async fn write_state(
         }
     }
 }
+
+/// Stores a gate learnt from SonarQube's Web API (a new subscription) as the project's first
+/// state, with no analysis date, so any later analysis is compared against it. Does nothing if a
+/// state exists; returns whether it stored one.
+pub async fn seed_state(
+    db: &impl ConnectionTrait,
+    connection_id: i64,
+    project_key: &str,
+    gate: Gate,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let row = project_state::ActiveModel {
+        connection_id: Set(connection_id),
+        project_key: Set(project_key.to_owned()),
+        gate: Set(gate.as_str().to_owned()),
+        analysed_at: Set(None),
+        changed_at: Set(None),
+        failing_since: Set(None),
+        version: Set(1),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    let inserted = project_state::Entity::insert(row)
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::columns([
+                project_state::Column::ConnectionId,
+                project_state::Column::ProjectKey,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(inserted == 1)
+}

@@ -3,7 +3,11 @@
 pub mod catalog;
 pub mod deliveries;
 pub mod ingest;
+pub mod installs;
 pub mod leases;
+pub mod links;
+pub mod onetime;
+pub mod slack_events;
 pub mod writer;
 
 use std::time::Duration;
