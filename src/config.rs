@@ -60,6 +60,41 @@ pub struct Settings {
     /// Connection pool size for PostgreSQL (SQLite always uses one writer connection).
     #[serde(default = "defaults::db_max_connections")]
     pub db_max_connections: u32,
+    /// The base URL Slack and browsers reach this service at (redirect, command and linking
+    /// URLs). Default: `http://` + `listen`.
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// The Slack app's Client ID (Basic Information page). Needed for `/slack/install`.
+    #[serde(default)]
+    pub slack_client_id: Option<String>,
+    /// The Slack app's Client Secret. Needed for `/slack/install`.
+    #[serde(default)]
+    pub slack_client_secret: Option<SecretString>,
+    /// The Slack app's Signing Secret. Without it, Slack's requests are refused.
+    #[serde(default)]
+    pub slack_signing_secret: Option<SecretString>,
+    /// Where installers are sent to approve the app.
+    #[serde(default = "defaults::slack_authorize_url")]
+    pub slack_authorize_url: String,
+    /// The slash command's name.
+    #[serde(default = "defaults::slack_command")]
+    pub slack_command: String,
+    /// Bot scopes asked for at install, comma-separated.
+    #[serde(default = "defaults::slack_bot_scopes")]
+    pub slack_bot_scopes: String,
+    /// The app's display name in the manifest.
+    #[serde(default = "defaults::slack_app_name")]
+    pub slack_app_name: String,
+    /// Keep a workspace's subscriptions when the app is uninstalled, so a reinstall restores them.
+    #[serde(default = "defaults::yes")]
+    pub keep_subscriptions_on_uninstall: bool,
+    /// Timeout of each SonarQube Web API call (permission checks on subscribe).
+    #[serde(default = "defaults::sonar_timeout_secs")]
+    pub sonar_timeout_secs: u64,
+    /// A slash command answers inline if done within this; later answers go to `response_url`
+    /// (Slack shows an error after 3,000 ms).
+    #[serde(default = "defaults::slack_ack_budget_ms")]
+    pub slack_ack_budget_ms: u64,
 }
 
 mod defaults {
@@ -104,6 +139,27 @@ mod defaults {
     }
     pub fn db_max_connections() -> u32 {
         10
+    }
+    pub fn slack_authorize_url() -> String {
+        "https://slack.com/oauth/v2/authorize".into()
+    }
+    pub fn slack_command() -> String {
+        "/sonarqube".into()
+    }
+    pub fn slack_bot_scopes() -> String {
+        "channels:read,chat:write,chat:write.public,commands,groups:read".into()
+    }
+    pub fn slack_app_name() -> String {
+        "SonarQube Notifications".into()
+    }
+    pub fn yes() -> bool {
+        true
+    }
+    pub fn sonar_timeout_secs() -> u64 {
+        10
+    }
+    pub fn slack_ack_budget_ms() -> u64 {
+        2000
     }
 }
 
@@ -167,13 +223,46 @@ impl Settings {
         if self.slack_timeout_secs == 0 {
             return Err(ConfigError("slack_timeout_secs must be at least 1".into()));
         }
-        if !(self.slack_api_url.starts_with("http://")
-            || self.slack_api_url.starts_with("https://"))
-            || self.slack_api_url.contains(char::is_whitespace)
-        {
+        let urls = [
+            (
+                "slack_api_url",
+                Some(&self.slack_api_url),
+                "https://slack.com/api",
+            ),
+            (
+                "slack_authorize_url",
+                Some(&self.slack_authorize_url),
+                "https://slack.com/oauth/v2/authorize",
+            ),
+            (
+                "public_url",
+                self.public_url.as_ref(),
+                "https://sonar-slack.example.com",
+            ),
+        ];
+        for (name, value, example) in urls {
+            if let Some(v) = value
+                && (!(v.starts_with("http://") || v.starts_with("https://"))
+                    || v.contains(char::is_whitespace))
+            {
+                return Err(ConfigError(format!(
+                    "{name} must be an http(s) URL such as {example}, not {v:?}"
+                )));
+            }
+        }
+        if !(1..=2800).contains(&self.slack_ack_budget_ms) {
             return Err(ConfigError(format!(
-                "slack_api_url must be an http(s) URL such as https://slack.com/api, not {:?}",
-                self.slack_api_url
+                "slack_ack_budget_ms must be between 1 and 2800 (Slack waits 3000 ms), not {}",
+                self.slack_ack_budget_ms
+            )));
+        }
+        if self.sonar_timeout_secs == 0 {
+            return Err(ConfigError("sonar_timeout_secs must be at least 1".into()));
+        }
+        if !self.slack_command.starts_with('/') || self.slack_command.len() < 2 {
+            return Err(ConfigError(format!(
+                "slack_command must start with / (like /sonarqube), not {:?}",
+                self.slack_command
             )));
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {
@@ -201,6 +290,28 @@ impl Settings {
 
     pub fn delivery_sweep(&self) -> Duration {
         Duration::from_secs(self.delivery_sweep_secs)
+    }
+
+    /// The public base URL, without a trailing slash.
+    pub fn public_base(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
+    /// The bot scopes, one per item.
+    pub fn bot_scopes(&self) -> Vec<String> {
+        self.slack_bot_scopes
+            .split([',', ' '])
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    pub fn sonar_timeout(&self) -> Duration {
+        Duration::from_secs(self.sonar_timeout_secs)
     }
 
     pub fn slack_timeout(&self) -> Duration {

@@ -141,6 +141,22 @@ impl Sealer {
     }
 }
 
+/// A fresh random secret for one-time use (install states, linking links, CSRF cookies):
+/// 32 bytes from rand's thread generator (a CSPRNG seeded by the OS), URL-safe base64 without padding.
+pub fn random_token() -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Lowercase hex SHA-256: how one-time secrets are stored, so the database never holds them.
+pub fn digest(value: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(value.as_bytes()))
+}
+
 /// Where the key file lives by default: beside a SQLite database file, else in the working directory.
 pub fn default_key_path(database_url: &str) -> PathBuf {
     let sqlite_file = database_url

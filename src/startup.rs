@@ -10,11 +10,13 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
 use sea_orm::DatabaseConnection;
 
+use crate::actors::tokens::BotTokens;
 use crate::actors::{Dispatch, Pacing, Registry, Shared};
 use crate::config::Settings;
 use crate::crypto::{Sealer, default_key_path};
-use crate::http::{self, AppState};
-use crate::slack::SlackClient;
+use crate::http::{self, AppState, SlackApp};
+use crate::slack::{SlackClient, SlackOAuth};
+use crate::sonar::SonarClient;
 use crate::store;
 use crate::store::writer::Writer;
 use crate::telemetry::Counters;
@@ -125,12 +127,14 @@ impl Application {
         let address = listener.local_addr()?;
         let port = address.port();
         let counters = Arc::new(Counters::default());
+        let oauth = slack_oauth(&settings)?;
         let shared = Arc::new(Shared {
             db: db.clone(),
             writer: Writer::spawn(db.clone()),
             sealer: sealer.clone(),
             slack: SlackClient::new(&settings.slack_api_url, settings.slack_timeout())
                 .context("cannot build the Slack HTTP client")?,
+            tokens: BotTokens::new(db.clone(), sealer.clone(), oauth.clone()),
             policy: settings.retry_policy(),
             pacing: Pacing::new(
                 settings.slack_channel_per_second,
@@ -152,6 +156,17 @@ impl Application {
             sealer,
             registry: registry.clone(),
             counters,
+            shared: shared_for_stop.clone(),
+            app: Arc::new(SlackApp {
+                signing_secret: settings.slack_signing_secret.clone(),
+                oauth,
+                command: settings.slack_command.clone(),
+                public_base: settings.public_base(),
+                keep_subscriptions_on_uninstall: settings.keep_subscriptions_on_uninstall,
+                ack_budget: std::time::Duration::from_millis(settings.slack_ack_budget_ms),
+            }),
+            sonar: SonarClient::new(settings.sonar_timeout())
+                .context("cannot build the SonarQube HTTP client")?,
         };
         let server = HttpServer::new(move || {
             App::new()
@@ -230,6 +245,26 @@ async fn drain(shared: &Shared) {
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+}
+
+/// The OAuth client, when the Slack app's client id and secret are configured.
+fn slack_oauth(settings: &Settings) -> anyhow::Result<Option<SlackOAuth>> {
+    let (Some(id), Some(secret)) = (&settings.slack_client_id, &settings.slack_client_secret)
+    else {
+        return Ok(None);
+    };
+    let redirect = format!("{}/slack/oauth/callback", settings.public_base());
+    SlackOAuth::new(
+        id,
+        secret,
+        &settings.slack_authorize_url,
+        &settings.slack_api_url,
+        &redirect,
+        &settings.bot_scopes(),
+        settings.slack_timeout(),
+    )
+    .map(Some)
+    .map_err(|e| anyhow::anyhow!("the Slack OAuth settings are unusable: {e}"))
 }
 
 /// The host name, the default instance name in channel leases.

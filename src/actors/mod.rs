@@ -6,6 +6,7 @@ pub mod pacing;
 mod post;
 pub mod project;
 pub mod registry;
+pub mod tokens;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -21,7 +22,7 @@ use crate::telemetry::Counters;
 
 pub use channel::ChannelActor;
 pub use pacing::Pacing;
-pub use project::{IngestAnalysis, IngestReport, ProjectActor};
+pub use project::{IngestAnalysis, IngestReport, ProjectActor, SeedGate, Seeded};
 pub use registry::{Dispatch, Registry};
 
 /// What every actor needs, shared read-only.
@@ -32,6 +33,8 @@ pub struct Shared {
     pub writer: Writer,
     pub sealer: Sealer,
     pub slack: SlackClient,
+    /// Bot tokens, refreshed when they rotate.
+    pub tokens: tokens::BotTokens,
     pub policy: RetryPolicy,
     pub pacing: Pacing,
     pub counters: Arc<Counters>,

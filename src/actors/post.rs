@@ -7,16 +7,16 @@ use std::time::Duration;
 
 use governor::DefaultDirectRateLimiter;
 use rand::Rng;
-use secrecy::SecretString;
 
 use std::sync::atomic::Ordering;
 
 use super::pacing::WorkspaceGate;
+use super::tokens::TokenProblem;
 use super::{Busy, Shared};
 use crate::domain::delivery::{Verdict, backoff, judge};
 use crate::domain::message::SlackMessage;
+use crate::store::deliveries;
 use crate::store::ingest::NewDelivery;
-use crate::store::{catalog, deliveries, status};
 use crate::telemetry::Counters;
 
 /// How one delivery ended, as far as the channel's queue is concerned.
@@ -92,8 +92,9 @@ pub(super) async fn deliver_one(
     };
     let mut not_sent = 0u32;
     let mut text_only = false;
+    let mut refreshed = false;
     loop {
-        let token = match usable_token(&shared, &d.team_id).await {
+        let token = match shared.tokens.get(&d.team_id).await {
             Ok(t) => t,
             Err(TokenProblem::NotAdded(reason)) => {
                 persist(&shared, || {
@@ -216,7 +217,15 @@ pub(super) async fn deliver_one(
                 tracing::warn!(%reason, failed = failed.len(), "channel disabled");
                 return Finish::Stop;
             }
-            Verdict::InstallationBroken { reason } => {
+            Verdict::TokenExpired { reason } if !refreshed => {
+                tracing::info!(%reason, "the bot token expired; refreshing it and sending again");
+                refreshed = true;
+                drop(busy);
+                if let Err(problem) = shared.tokens.after_expiry(&d.team_id, &token).await {
+                    tracing::warn!(?problem, "the token could not be refreshed");
+                }
+            }
+            Verdict::TokenExpired { reason } | Verdict::InstallationBroken { reason } => {
                 let why = format!(
                     "Slack refused the bot token ({reason}): reinstall the app or run `sonar-slack workspaces add` with a new token"
                 );
@@ -238,39 +247,6 @@ pub(super) async fn deliver_one(
             }
         }
     }
-}
-
-enum TokenProblem {
-    /// No such workspace yet (`workspaces add` or the install will bring it).
-    NotAdded(String),
-    /// The workspace is disabled: this delivery cannot succeed.
-    Disabled(String),
-    /// The database or the key could not be read: try again later.
-    Transient(String),
-}
-
-async fn usable_token(shared: &Shared, team: &str) -> Result<SecretString, TokenProblem> {
-    let ws = catalog::workspace(&shared.db, team)
-        .await
-        .map_err(|e| TokenProblem::Transient(e.to_string()))?
-        .ok_or_else(|| {
-            TokenProblem::NotAdded(format!(
-                "workspace {team} is not added yet; the message waits for `sonar-slack workspaces add --team-id {team}`"
-            ))
-        })?;
-    if ws.status != status::ACTIVE {
-        return Err(TokenProblem::Disabled(format!(
-            "workspace {team} is disabled: {}",
-            ws.disabled_reason.unwrap_or_default()
-        )));
-    }
-    shared
-        .sealer
-        .open(
-            &ws.bot_token_sealed,
-            &crate::store::catalog::bot_token_context(team),
-        )
-        .map_err(|e| TokenProblem::Transient(e.to_string()))
 }
 
 /// Retries a database write until it lands: a message Slack accepted must never be posted again

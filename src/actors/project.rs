@@ -125,6 +125,61 @@ impl Handler<IngestAnalysis> for ProjectActor {
     }
 }
 
+/// Sent by `/sonarqube subscribe` (through the Registry): the gate SonarQube reports now, kept only
+/// if nothing is known of the project yet, so the next analysis can already be a transition.
+#[derive(Message)]
+#[rtype(result = "Result<Seeded, IngestError>")]
+pub struct SeedGate {
+    pub connection_id: i64,
+    pub project_key: String,
+    pub gate: decision::Gate,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seeded {
+    Stored,
+    /// A gate was already known (from a webhook or an earlier subscription); it is kept.
+    AlreadyKnown(decision::Gate),
+}
+
+impl Handler<SeedGate> for ProjectActor {
+    type Result = AtomicResponse<Self, Result<Seeded, IngestError>>;
+
+    fn handle(&mut self, msg: SeedGate, _: &mut Context<Self>) -> Self::Result {
+        let shared = self.shared.clone();
+        let cached = self.memory.clone();
+        let (connection_id, project_key) = (self.connection_id, self.project_key.clone());
+        let work = async move {
+            let known = match cached {
+                Some(m) => m,
+                None => ingest::load_memory(&shared.db, connection_id, &project_key).await?,
+            };
+            if let Some(k) = known {
+                return Ok(Seeded::AlreadyKnown(k.memory.gate));
+            }
+            let stored = ingest::seed_state(
+                &shared.db,
+                connection_id,
+                &project_key,
+                msg.gate,
+                Utc::now(),
+            )
+            .await?;
+            Ok(if stored {
+                Seeded::Stored
+            } else {
+                // Another instance stored a state first; ours is not needed.
+                Seeded::AlreadyKnown(msg.gate)
+            })
+        };
+        AtomicResponse::new(Box::pin(work.into_actor(self).map(|result, act, _| {
+            // Reloaded at the next event, whatever happened here.
+            act.memory = None;
+            result
+        })))
+    }
+}
+
 enum Applied {
     Done {
         report: IngestReport,

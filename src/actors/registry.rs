@@ -9,7 +9,7 @@ use actix::prelude::*;
 use super::Shared;
 use super::channel::{ChannelActor, Deliver};
 use super::pacing::WorkspaceGate;
-use super::project::{IngestAnalysis, IngestError, IngestReport, ProjectActor};
+use super::project::{IngestAnalysis, IngestError, IngestReport, ProjectActor, SeedGate, Seeded};
 use crate::store::deliveries;
 use crate::store::ingest::NewDelivery;
 
@@ -62,14 +62,16 @@ impl Handler<IngestAnalysis> for Registry {
     type Result = ResponseFuture<Result<IngestReport, IngestError>>;
 
     fn handle(&mut self, msg: IngestAnalysis, ctx: &mut Context<Self>) -> Self::Result {
-        let key = (msg.connection_id, msg.event.project_key.as_str().to_owned());
-        let me = ctx.address();
-        let shared = self.shared.clone();
-        let addr = self
-            .projects
-            .entry(key.clone())
-            .or_insert_with(|| ProjectActor::new(shared, me, key.0, key.1).start())
-            .clone();
+        let addr = self.project(ctx, msg.connection_id, msg.event.project_key.as_str());
+        Box::pin(async move { addr.send(msg).await.unwrap_or(Err(IngestError::Stopped)) })
+    }
+}
+
+impl Handler<SeedGate> for Registry {
+    type Result = ResponseFuture<Result<Seeded, IngestError>>;
+
+    fn handle(&mut self, msg: SeedGate, ctx: &mut Context<Self>) -> Self::Result {
+        let addr = self.project(ctx, msg.connection_id, &msg.project_key);
         Box::pin(async move { addr.send(msg).await.unwrap_or(Err(IngestError::Stopped)) })
     }
 }
@@ -83,6 +85,21 @@ impl Handler<Dispatch> for Registry {
 }
 
 impl Registry {
+    /// The project's actor, started on first use.
+    fn project(
+        &mut self,
+        ctx: &mut Context<Self>,
+        connection_id: i64,
+        key: &str,
+    ) -> Addr<ProjectActor> {
+        let me = ctx.address();
+        let shared = self.shared.clone();
+        self.projects
+            .entry((connection_id, key.to_owned()))
+            .or_insert_with(|| ProjectActor::new(shared, me, connection_id, key.to_owned()).start())
+            .clone()
+    }
+
     fn dispatch(&mut self, deliveries: Vec<NewDelivery>) {
         for delivery in deliveries {
             let key = (delivery.team_id.clone(), delivery.channel_id.clone());

@@ -133,6 +133,10 @@ pub enum Verdict {
     InstallationBroken {
         reason: String,
     },
+    /// The rotating bot token expired: refresh it and send again, once. Nothing was posted.
+    TokenExpired {
+        reason: String,
+    },
     /// This message is refused as built: fall back to plain text once, then give up.
     MessageBroken {
         reason: String,
@@ -191,10 +195,8 @@ pub fn judge(reply: Result<&SlackReply, &TransportFailure>, policy: &RetryPolicy
                     reason,
                     after: policy.much_later,
                 },
-                // Without token rotation there is nothing to refresh: the installation is unusable.
-                ErrorClass::InstallationBroken | ErrorClass::TokenExpired => {
-                    Verdict::InstallationBroken { reason }
-                }
+                ErrorClass::InstallationBroken => Verdict::InstallationBroken { reason },
+                ErrorClass::TokenExpired => Verdict::TokenExpired { reason },
                 ErrorClass::RouteBroken => Verdict::RouteBroken { reason },
                 ErrorClass::MessageBroken => Verdict::MessageBroken { reason },
                 ErrorClass::Unknown => Verdict::Failed { reason },
@@ -261,7 +263,6 @@ mod tests {
             "token_revoked",
             "account_inactive",
             "missing_scope",
-            "token_expired",
         ] {
             assert!(
                 matches!(
@@ -271,6 +272,10 @@ mod tests {
                 "{code}"
             );
         }
+        assert!(matches!(
+            judge(Ok(&reply(200, Some(false), Some("token_expired"))), &p),
+            Verdict::TokenExpired { .. }
+        ));
         for code in [
             "service_unavailable",
             "internal_error",

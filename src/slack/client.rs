@@ -36,6 +36,14 @@ impl SlackClient {
         })
     }
 
+    pub(super) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub(super) fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
     /// Posts `message` to `channel`. With `text_only`, the blocks are left out (the fallback used
     /// when Slack refuses the blocks).
     pub async fn post_message(

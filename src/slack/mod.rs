@@ -2,6 +2,10 @@
 //! the app manifest that creates the Slack app.
 
 mod client;
+mod conversations;
 pub mod manifest;
+pub mod oauth;
 
 pub use client::SlackClient;
+pub use conversations::ChannelAccess;
+pub use oauth::SlackOAuth;
