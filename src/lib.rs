@@ -8,6 +8,7 @@ pub mod demo;
 pub mod domain;
 pub mod http;
 pub mod slack;
+pub mod slash;
 pub mod sonar;
 pub mod startup;
 pub mod store;

@@ -60,5 +60,10 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let db = open_database(&settings).await?;
             admin::subscriptions(&db, cmd).await
         }
+        Command::Manifest { public_url } => {
+            let manifest = admin::manifest(&settings, public_url.as_deref())?;
+            println!("{manifest}");
+            Ok(())
+        }
     }
 }

@@ -4,6 +4,7 @@ use anyhow::{Context, bail};
 use sea_orm::DatabaseConnection;
 
 use super::{ConnectionsCmd, RouteArgs, SubscriptionsCmd, WorkspacesCmd};
+use crate::config::Settings;
 use crate::crypto::Sealer;
 use crate::domain::types::{ChannelId, ProjectKey, ServerUrl, TeamId};
 use crate::store::catalog;
@@ -253,4 +254,38 @@ async fn resolve(
         },
     };
     Ok((team, channel, project, connection.id))
+}
+
+/// The Slack app manifest for this service at `public_url` (or the configured public URL).
+pub fn manifest(settings: &Settings, public_url: Option<&str>) -> anyhow::Result<String> {
+    let base = match public_url {
+        Some(url) => url.trim().to_owned(),
+        None => match &settings.public_url {
+            Some(url) => url.clone(),
+            None => bail!(
+                "give the URL Slack will reach this service at: `sonar-slack manifest --public-url https://…` (or set SONAR_SLACK_PUBLIC_URL)"
+            ),
+        },
+    };
+    if !(base.starts_with("https://") || base.starts_with("http://"))
+        || base.contains(char::is_whitespace)
+    {
+        bail!(
+            "--public-url must be an http(s) URL such as https://sonar-slack.example.com, not {base:?}"
+        );
+    }
+    if !base.starts_with("https://") {
+        eprintln!(
+            "warning: Slack only calls https:// URLs; use the public https address (a tunnel or reverse proxy) for a real app"
+        );
+    }
+    let scopes = settings.bot_scopes();
+    let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
+    let m = crate::slack::manifest::manifest(
+        &base,
+        &settings.slack_command,
+        &settings.slack_app_name,
+        &scopes,
+    );
+    Ok(serde_json::to_string_pretty(&m)?)
 }

@@ -1,5 +1,5 @@
-//! The command line: `serve`, `migrate`, `demo`, and managing connections, workspaces and
-//! subscriptions until the Slack app surface does it from Slack.
+//! The command line: `serve`, `migrate`, `demo`, `manifest`, and managing connections,
+//! workspaces and subscriptions by hand (the Slack app does the last two from Slack).
 
 pub mod admin;
 
@@ -38,6 +38,13 @@ pub enum Command {
     /// Which channels hear about which projects.
     #[command(subcommand)]
     Subscriptions(SubscriptionsCmd),
+    /// Print the Slack app manifest (JSON) to create the app at https://api.slack.com/apps.
+    Manifest {
+        /// The base URL Slack will reach this service at, e.g. https://sonar-slack.example.com.
+        /// Default: SONAR_SLACK_PUBLIC_URL.
+        #[arg(long)]
+        public_url: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

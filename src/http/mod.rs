@@ -1,7 +1,14 @@
 //! HTTP surface: one file per endpoint group. Handlers are thin: read, verify, hand to actors, answer.
 
+pub mod body;
+pub mod commands;
+pub mod connect;
 pub mod error;
+pub mod events;
 pub mod health;
+pub mod install;
+pub mod pages;
+pub mod slack_auth;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -9,9 +16,12 @@ use std::sync::Arc;
 use actix::Addr;
 use actix_web::web;
 use sea_orm::DatabaseConnection;
+use secrecy::SecretString;
 
-use crate::actors::Registry;
+use crate::actors::{Registry, Shared};
 use crate::crypto::Sealer;
+use crate::slack::SlackOAuth;
+use crate::sonar::SonarClient;
 use crate::telemetry::Counters;
 
 /// What handlers share.
@@ -21,12 +31,45 @@ pub struct AppState {
     pub sealer: Sealer,
     pub registry: Addr<Registry>,
     pub counters: Arc<Counters>,
+    /// The actors' shared parts: the Slack client and bot tokens.
+    pub shared: Arc<Shared>,
+    pub app: Arc<SlackApp>,
+    pub sonar: SonarClient,
+}
+
+/// The Slack app's settings, as the handlers need them.
+pub struct SlackApp {
+    /// Without it, every request from Slack is refused.
+    pub signing_secret: Option<SecretString>,
+    /// Without it, `/slack/install` explains what to configure.
+    pub oauth: Option<SlackOAuth>,
+    /// The slash command's name, e.g. `/sonarqube`.
+    pub command: String,
+    /// Where browsers and Slack reach us, without a trailing slash.
+    pub public_base: String,
+    pub keep_subscriptions_on_uninstall: bool,
+    /// How long a slash command may run before it is acknowledged and answered later.
+    pub ack_budget: std::time::Duration,
+}
+
+impl SlackApp {
+    /// Cookies get `Secure` when we are served over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_base.starts_with("https://")
+    }
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/metrics", web::get().to(health::metrics))
         .route("/webhooks/sonarqube", web::post().to(webhooks::receive))
+        .route("/slack/install", web::get().to(install::start))
+        .route("/slack/oauth/callback", web::get().to(install::callback))
+        .route("/slack/commands", web::post().to(commands::receive))
+        .route("/slack/events", web::post().to(events::receive))
+        .route("/slack/interactions", web::post().to(events::interaction))
+        .route("/connect/{token}", web::get().to(connect::form))
+        .route("/connect/{token}", web::post().to(connect::submit))
         .default_service(web::to(not_found));
 }
 
@@ -35,7 +78,7 @@ async fn not_found(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
     actix_web::HttpResponse::NotFound().json(serde_json::json!({
         "error": "not_found",
         "message": format!(
-            "no {} {} here; endpoints: POST /webhooks/sonarqube, GET /healthz, GET /metrics",
+            "no {} {} here; endpoints: POST /webhooks/sonarqube, GET /slack/install, GET /slack/oauth/callback, POST /slack/commands, POST /slack/events, POST /slack/interactions, GET|POST /connect/{{token}}, GET /healthz, GET /metrics",
             req.method(),
             req.path()
         ),

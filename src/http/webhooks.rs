@@ -2,10 +2,10 @@
 //! HMAC over the raw bytes, parse, and answer 200 only once the ProjectActor has committed.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use futures_util::StreamExt;
 use secrecy::ExposeSecret;
 
 use super::AppState;
+use super::body::read_raw;
 use super::error::ApiError;
 use crate::actors::IngestAnalysis;
 use crate::actors::project::IngestError;
@@ -17,9 +17,6 @@ use crate::telemetry::Counters;
 
 /// Largest body accepted; SonarQube's payloads are a few KiB.
 pub const MAX_BODY: usize = 1024 * 1024;
-
-/// How long a client may take to send the body (SonarQube itself gives up after 10 s).
-const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub const SIGNATURE_HEADER: &str = "X-Sonar-Webhook-HMAC-SHA256";
 
@@ -44,14 +41,7 @@ async fn handle(
     payload: web::Payload,
     state: &AppState,
 ) -> Result<HttpResponse, ApiError> {
-    let body = tokio::time::timeout(BODY_TIMEOUT, read_body(req, payload))
-        .await
-        .map_err(|_| {
-            ApiError::Timeout(format!(
-                "the body did not arrive within {} s",
-                BODY_TIMEOUT.as_secs()
-            ))
-        })??;
+    let body = read_raw(req, payload, MAX_BODY, "a SonarQube webhook (JSON)").await?;
     let envelope = parse_envelope(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let server_url = envelope
         .server_url
@@ -107,35 +97,4 @@ async fn handle(
         "detail": report.detail,
         "channels": report.channels,
     })))
-}
-
-async fn read_body(req: &HttpRequest, mut payload: web::Payload) -> Result<Vec<u8>, ApiError> {
-    let too_large = || {
-        ApiError::TooLarge(format!(
-            "the body is larger than {MAX_BODY} bytes; SonarQube webhooks are far smaller, so check what is posting here"
-        ))
-    };
-    let declared = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY) {
-        return Err(too_large());
-    }
-    let mut body = Vec::with_capacity(declared.unwrap_or(4096).min(MAX_BODY));
-    while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::BadRequest(format!("the body could not be read: {e}")))?;
-        if body.len() + chunk.len() > MAX_BODY {
-            return Err(too_large());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    if body.is_empty() {
-        return Err(ApiError::BadRequest(
-            "the body is empty; expected SonarQube's JSON payload".into(),
-        ));
-    }
-    Ok(body)
 }
