@@ -1,9 +1,11 @@
-//! Fake Slack Web API (`chat.postMessage`, `auth.test`) over real HTTP: tests, demo and benches.
+//! Fake Slack Web API (`chat.postMessage`, `auth.test`, `conversations.info`) over real HTTP:
+//! tests, demo and benches.
 //!
 //! This file holds the `FakeSlack` handle, its shared state and the server's start, routing and
 //! stop; each Slack method lives in its own module.
 
 mod auth;
+mod conversations;
 mod failure;
 mod post;
 mod request;
@@ -20,6 +22,7 @@ use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use tokio::sync::watch;
 
+pub use conversations::ChannelInfo;
 use failure::Failure;
 pub use post::{Attempt, ReceivedMessage, Scripted};
 
@@ -57,6 +60,8 @@ struct State {
     messages: Vec<ReceivedMessage>,
     attempts: Vec<Attempt>,
     last_ts_micros: i64,
+    /// Channels set by tests; others are public and the bot is not in them.
+    channels: HashMap<String, ChannelInfo>,
 }
 
 struct Shared {
@@ -175,13 +180,20 @@ impl FakeSlack {
         format!("http://{}/api", self.inner.addr)
     }
 
-    /// Forgets messages, attempts, pacing and pending scripts but keeps tokens (for long benches).
+    /// Forgets messages, attempts, pacing and pending scripts but keeps tokens and channels (for
+    /// long benches).
     pub fn clear(&self) {
         let mut state = self.lock();
-        let (tokens, last_ts_micros) = (std::mem::take(&mut state.tokens), state.last_ts_micros);
+        let State {
+            tokens,
+            last_ts_micros,
+            channels,
+            ..
+        } = std::mem::take(&mut *state);
         *state = State {
             tokens,
             last_ts_micros,
+            channels,
             ..State::default()
         };
         self.inner.shared.accepted.send_replace(0);
@@ -204,6 +216,7 @@ async fn api(
     match method.as_str() {
         "chat.postMessage" => post::post_message(&req, body, &shared).await,
         "auth.test" => auth::auth_test(&req, &shared),
+        "conversations.info" => conversations::info(&req, body, &shared),
         _ => Failure::error("unknown_method").respond().0,
     }
 }

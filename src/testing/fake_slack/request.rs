@@ -1,6 +1,8 @@
 //! Reading requests: the size-limited body, headers, and JSON or form bodies with Slack's errors.
 
-use actix_web::http::header::HeaderName;
+use std::collections::HashMap;
+
+use actix_web::http::header::{CONTENT_TYPE, HeaderName};
 use actix_web::{HttpRequest, mime, web};
 use serde_json::Value;
 
@@ -49,6 +51,29 @@ pub(super) fn parse_body(
         }
         _ => Err(Failure::error("invalid_form_data")),
     }
+}
+
+/// The query string's fields, then a form body's (which win), like Slack's read methods; these
+/// take no JSON, so a JSON body adds no fields.
+pub(super) fn params(req: &HttpRequest, body: &[u8]) -> Result<HashMap<String, String>, Failure> {
+    let query = web::Query::<Vec<(String, String)>>::from_query(req.query_string());
+    let mut params: HashMap<_, _> = query
+        .map_err(fail("invalid_form_data"))?
+        .into_inner()
+        .into_iter()
+        .collect();
+    let content_type = header(req, CONTENT_TYPE).unwrap_or_default();
+    let form = mime::APPLICATION_WWW_FORM_URLENCODED.essence_str();
+    if !content_type.starts_with(form) {
+        return Ok(params);
+    }
+    if let (Value::Object(fields), _) = parse_body(Some(content_type), body)? {
+        let strings = fields
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, v.as_str()?.to_owned())));
+        params.extend(strings);
+    }
+    Ok(params)
 }
 
 pub(super) fn header(req: &HttpRequest, name: HeaderName) -> Option<&str> {
