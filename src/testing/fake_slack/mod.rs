@@ -1,5 +1,5 @@
-//! Fake Slack Web API (`chat.postMessage`, `auth.test`, `conversations.info`) over real HTTP:
-//! tests, demo and benches.
+//! Fake Slack Web API (`chat.postMessage`, `auth.test`, `conversations.info`) and a
+//! `response_url` sink, over real HTTP: tests, demo and benches.
 //!
 //! This file holds the `FakeSlack` handle, its shared state and the server's start, routing and
 //! stop; each Slack method lives in its own module.
@@ -9,6 +9,7 @@ mod conversations;
 mod failure;
 mod post;
 mod request;
+mod response_url;
 #[cfg(test)]
 mod test_support;
 mod wait;
@@ -20,11 +21,13 @@ use std::time::{Duration, Instant};
 
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use serde_json::Value;
 use tokio::sync::watch;
 
 pub use conversations::ChannelInfo;
 use failure::Failure;
 pub use post::{Attempt, ReceivedMessage, Scripted};
+pub use response_url::RESPONSE_URL_USES;
 
 /// Larger request bodies get HTTP 413 `request_too_large`.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
@@ -62,6 +65,8 @@ struct State {
     last_ts_micros: i64,
     /// Channels set by tests; others are public and the bot is not in them.
     channels: HashMap<String, ChannelInfo>,
+    /// response_url id → the JSON bodies accepted there, in order.
+    responses: HashMap<String, Vec<Value>>,
 }
 
 struct Shared {
@@ -69,6 +74,8 @@ struct Shared {
     state: Mutex<State>,
     changed: Condvar,
     accepted: watch::Sender<usize>,
+    /// Bumped after every body accepted at a response_url.
+    responded: watch::Sender<u64>,
 }
 
 impl Shared {
@@ -124,6 +131,7 @@ impl FakeSlack {
             state,
             changed,
             accepted,
+            responded: watch::Sender::new(0),
         });
         let data = web::Data::from(Arc::clone(&shared));
         let (ready_tx, ready_rx) = mpsc::channel();
@@ -133,6 +141,7 @@ impl FakeSlack {
                 App::new()
                     .app_data(data.clone())
                     .route("/api/{method}", web::to(api))
+                    .route("/response/{id:.+}", web::post().to(response_url::receive))
             };
             let server = HttpServer::new(app).workers(1).disable_signals();
             actix_web::rt::System::new().block_on(async move {
@@ -180,8 +189,8 @@ impl FakeSlack {
         format!("http://{}/api", self.inner.addr)
     }
 
-    /// Forgets messages, attempts, pacing and pending scripts but keeps tokens and channels (for
-    /// long benches).
+    /// Forgets messages, attempts, pacing, pending scripts and response_url bodies but keeps
+    /// tokens and channels (for long benches).
     pub fn clear(&self) {
         let mut state = self.lock();
         let State {
