@@ -1,5 +1,5 @@
-//! Fake Slack Web API (`chat.postMessage`, `auth.test`, `conversations.info`) and a
-//! `response_url` sink, over real HTTP: tests, demo and benches.
+//! Fake Slack Web API (`chat.postMessage`, `auth.test`, `conversations.info`, `oauth.v2.access`)
+//! and a `response_url` sink, over real HTTP: tests, demo and benches.
 //!
 //! This file holds the `FakeSlack` handle, its shared state and the server's start, routing and
 //! stop; each Slack method lives in its own module.
@@ -7,6 +7,7 @@
 mod auth;
 mod conversations;
 mod failure;
+mod oauth;
 mod post;
 mod request;
 mod response_url;
@@ -26,6 +27,7 @@ use tokio::sync::watch;
 
 pub use conversations::ChannelInfo;
 use failure::Failure;
+pub use oauth::{DEFAULT_TOKEN_LIFETIME_SECS, InstallGrant, OauthCall};
 pub use post::{Attempt, ReceivedMessage, Scripted};
 pub use response_url::RESPONSE_URL_USES;
 
@@ -65,6 +67,7 @@ struct State {
     last_ts_micros: i64,
     /// Channels set by tests; others are public and the bot is not in them.
     channels: HashMap<String, ChannelInfo>,
+    oauth: oauth::OauthState,
     /// response_url id → the JSON bodies accepted there, in order.
     responses: HashMap<String, Vec<Value>>,
 }
@@ -189,20 +192,23 @@ impl FakeSlack {
         format!("http://{}/api", self.inner.addr)
     }
 
-    /// Forgets messages, attempts, pacing, pending scripts and response_url bodies but keeps
-    /// tokens and channels (for long benches).
+    /// Forgets messages, attempts, pacing, pending scripts, OAuth calls and response_url bodies
+    /// but keeps tokens, channels and the OAuth setup (for long benches).
     pub fn clear(&self) {
         let mut state = self.lock();
         let State {
             tokens,
             last_ts_micros,
             channels,
+            mut oauth,
             ..
         } = std::mem::take(&mut *state);
+        oauth.forget_calls();
         *state = State {
             tokens,
             last_ts_micros,
             channels,
+            oauth,
             ..State::default()
         };
         self.inner.shared.accepted.send_replace(0);
@@ -226,6 +232,7 @@ async fn api(
         "chat.postMessage" => post::post_message(&req, body, &shared).await,
         "auth.test" => auth::auth_test(&req, &shared),
         "conversations.info" => conversations::info(&req, body, &shared),
+        "oauth.v2.access" => oauth::access(&req, body, &shared),
         _ => Failure::error("unknown_method").respond().0,
     }
 }
