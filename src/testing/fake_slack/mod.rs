@@ -1,0 +1,238 @@
+//! Fake Slack Web API (`chat.postMessage`, `auth.test`, `conversations.info`, `oauth.v2.access`)
+//! and a `response_url` sink, over real HTTP: tests, demo and benches.
+//!
+//! This file holds the `FakeSlack` handle, its shared state and the server's start, routing and
+//! stop; each Slack method lives in its own module.
+
+mod auth;
+mod conversations;
+mod failure;
+mod oauth;
+mod post;
+mod request;
+mod response_url;
+#[cfg(test)]
+mod test_support;
+mod wait;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, mpsc};
+use std::time::{Duration, Instant};
+
+use actix_web::dev::ServerHandle;
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use serde_json::Value;
+use tokio::sync::watch;
+
+pub use conversations::ChannelInfo;
+use failure::Failure;
+pub use oauth::{DEFAULT_TOKEN_LIFETIME_SECS, InstallGrant, OauthCall};
+pub use post::{Attempt, ReceivedMessage, Scripted};
+pub use response_url::RESPONSE_URL_USES;
+
+/// Larger request bodies get HTTP 413 `request_too_large`.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// Per-channel pacing, after Slack's "about 1 message per second per channel".
+#[derive(Debug, Clone)]
+pub struct FakeSlackConfig {
+    pub per_channel_interval: Duration,
+    /// A post is accepted once `per_channel_interval - tolerance` passed since the channel's last.
+    pub tolerance: Duration,
+    /// `Retry-After` of pacing 429s.
+    pub retry_after_secs: u64,
+}
+
+impl Default for FakeSlackConfig {
+    fn default() -> Self {
+        let per_channel_interval = Duration::from_secs(1);
+        let tolerance = Duration::from_millis(150);
+        Self {
+            per_channel_interval,
+            tolerance,
+            retry_after_secs: 1,
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    /// token → `Some(team_id)`, or `None` once revoked.
+    tokens: HashMap<String, Option<String>>,
+    scripts: HashMap<String, VecDeque<Scripted>>,
+    last_accepted: HashMap<(String, String), Instant>,
+    messages: Vec<ReceivedMessage>,
+    attempts: Vec<Attempt>,
+    last_ts_micros: i64,
+    /// Channels set by tests; others are public and the bot is not in them.
+    channels: HashMap<String, ChannelInfo>,
+    oauth: oauth::OauthState,
+    /// response_url id → the JSON bodies accepted there, in order.
+    responses: HashMap<String, Vec<Value>>,
+}
+
+struct Shared {
+    config: FakeSlackConfig,
+    state: Mutex<State>,
+    changed: Condvar,
+    accepted: watch::Sender<usize>,
+    /// Bumped after every body accepted at a response_url.
+    responded: watch::Sender<u64>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        relock(&self.state)
+    }
+}
+
+fn relock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+struct Running {
+    handle: ServerHandle,
+    done: mpsc::Receiver<()>,
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    running: Mutex<Option<Running>>,
+}
+
+impl Inner {
+    fn stop(&self) {
+        let running = relock(&self.running).take();
+        if let Some(Running { handle, done }) = running {
+            // The stop command is sent eagerly; the future only reports completion.
+            drop(handle.stop(false));
+            let _ = done.recv_timeout(Duration::from_secs(5));
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Handle on a running fake. Clones share the server; it stops on `stop()` or when the last drops.
+#[derive(Clone)]
+pub struct FakeSlack {
+    inner: Arc<Inner>,
+}
+
+impl FakeSlack {
+    /// Serves 127.0.0.1:0 from its own thread and actix `System`; returns once listening.
+    pub fn start(config: FakeSlackConfig) -> std::io::Result<Self> {
+        let (state, changed, accepted) = (Mutex::default(), Condvar::new(), watch::Sender::new(0));
+        let shared = Arc::new(Shared {
+            config,
+            state,
+            changed,
+            accepted,
+            responded: watch::Sender::new(0),
+        });
+        let data = web::Data::from(Arc::clone(&shared));
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let (done_tx, done) = mpsc::channel();
+        let serve = move || {
+            let app = move || {
+                App::new()
+                    .app_data(data.clone())
+                    .route("/api/{method}", web::to(api))
+                    .route("/response/{id:.+}", web::post().to(response_url::receive))
+            };
+            let server = HttpServer::new(app).workers(1).disable_signals();
+            actix_web::rt::System::new().block_on(async move {
+                let server = match server.bind(("127.0.0.1", 0)) {
+                    Ok(server) => server,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let Some(addr) = server.addrs().first().copied() else {
+                    let _ = ready_tx.send(Err(std::io::Error::other("bound no address")));
+                    return;
+                };
+                let server = server.run();
+                let _ = ready_tx.send(Ok((addr, server.handle())));
+                let _ = server.await;
+            });
+            let _ = done_tx.send(());
+        };
+        let thread = std::thread::Builder::new().name("fake-slack".into());
+        thread.spawn(serve)?;
+        let died = |_| std::io::Error::other("fake slack died");
+        let (addr, handle) = ready_rx.recv().map_err(died)??;
+        let running = Mutex::new(Some(Running { handle, done }));
+        Ok(Self {
+            inner: Arc::new(Inner {
+                shared,
+                addr,
+                running,
+            }),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.inner.shared.lock()
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.inner.addr
+    }
+
+    /// `http://127.0.0.1:{port}/api`; methods are at `{api_url}/chat.postMessage` etc.
+    pub fn api_url(&self) -> String {
+        format!("http://{}/api", self.inner.addr)
+    }
+
+    /// Forgets messages, attempts, pacing, pending scripts, OAuth calls and response_url bodies
+    /// but keeps tokens, channels and the OAuth setup (for long benches).
+    pub fn clear(&self) {
+        let mut state = self.lock();
+        let State {
+            tokens,
+            last_ts_micros,
+            channels,
+            mut oauth,
+            ..
+        } = std::mem::take(&mut *state);
+        oauth.forget_calls();
+        *state = State {
+            tokens,
+            last_ts_micros,
+            channels,
+            oauth,
+            ..State::default()
+        };
+        self.inner.shared.accepted.send_replace(0);
+    }
+
+    /// Stops the server (idempotent); later requests fail to connect.
+    pub fn stop(&self) {
+        self.inner.stop();
+    }
+}
+
+/// Routes `/api/{method}` to the method's module; unknown methods get `unknown_method`.
+async fn api(
+    req: HttpRequest,
+    method: web::Path<String>,
+    body: web::Payload,
+    shared: web::Data<Shared>,
+) -> HttpResponse {
+    let body = request::read_body(body).await;
+    match method.as_str() {
+        "chat.postMessage" => post::post_message(&req, body, &shared).await,
+        "auth.test" => auth::auth_test(&req, &shared),
+        "conversations.info" => conversations::info(&req, body, &shared),
+        "oauth.v2.access" => oauth::access(&req, body, &shared),
+        _ => Failure::error("unknown_method").respond().0,
+    }
+}
