@@ -127,7 +127,12 @@ impl Application {
         let address = listener.local_addr()?;
         let port = address.port();
         let counters = Arc::new(Counters::default());
-        let oauth = slack_oauth(&settings)?;
+        // Without a configured public URL, links point at the address actually bound.
+        let public_base = match &settings.public_url {
+            Some(_) => settings.public_base(),
+            None => format!("http://{address}"),
+        };
+        let oauth = slack_oauth(&settings, &public_base)?;
         let shared = Arc::new(Shared {
             db: db.clone(),
             writer: Writer::spawn(db.clone()),
@@ -161,7 +166,7 @@ impl Application {
                 signing_secret: settings.slack_signing_secret.clone(),
                 oauth,
                 command: settings.slack_command.clone(),
-                public_base: settings.public_base(),
+                public_base,
                 keep_subscriptions_on_uninstall: settings.keep_subscriptions_on_uninstall,
                 ack_budget: std::time::Duration::from_millis(settings.slack_ack_budget_ms),
             }),
@@ -248,12 +253,12 @@ async fn drain(shared: &Shared) {
 }
 
 /// The OAuth client, when the Slack app's client id and secret are configured.
-fn slack_oauth(settings: &Settings) -> anyhow::Result<Option<SlackOAuth>> {
+fn slack_oauth(settings: &Settings, public_base: &str) -> anyhow::Result<Option<SlackOAuth>> {
     let (Some(id), Some(secret)) = (&settings.slack_client_id, &settings.slack_client_secret)
     else {
         return Ok(None);
     };
-    let redirect = format!("{}/slack/oauth/callback", settings.public_base());
+    let redirect = format!("{public_base}/slack/oauth/callback");
     SlackOAuth::new(
         id,
         secret,

@@ -5,5 +5,8 @@ mod helpers;
 mod instances;
 mod restart;
 mod signature_oracle;
+mod slack_app;
+mod slack_story;
+mod slack_world;
 mod startup;
 mod webhooks;
