@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use figment::Figment;
-use figment::providers::{Env, Format, Toml};
+use figment::providers::{Env, Format, Serialized, Toml};
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -166,6 +166,25 @@ mod defaults {
 /// `SONAR_SLACK_*` variables that are command arguments, not settings.
 const NON_SETTINGS: &[&str] = &["bot_token", "webhook_secret"];
 
+/// Settings that are text, however they look.
+const TEXT_SETTINGS: &[&str] = &[
+    "database_url",
+    "listen",
+    "slack_api_url",
+    "encryption_key",
+    "key_file",
+    "log_format",
+    "instance_id",
+    "public_url",
+    "slack_client_id",
+    "slack_client_secret",
+    "slack_signing_secret",
+    "slack_authorize_url",
+    "slack_command",
+    "slack_bot_scopes",
+    "slack_app_name",
+];
+
 #[derive(Debug, thiserror::Error)]
 #[error("configuration error: {0}")]
 pub struct ConfigError(String);
@@ -187,8 +206,17 @@ impl Settings {
         // single commands (CLI secrets) and by the tests are not settings.
         figment = figment.merge(Env::prefixed("SONAR_SLACK_").filter(|k| {
             let k = k.as_str().to_ascii_lowercase();
-            !k.starts_with("test_") && !NON_SETTINGS.contains(&k.as_str())
+            !k.starts_with("test_")
+                && !NON_SETTINGS.contains(&k.as_str())
+                && !TEXT_SETTINGS.contains(&k.as_str())
         }));
+        // Figment would read `1111.2222` (a Slack client id) as a number: text settings are taken
+        // from the environment as they are.
+        for key in TEXT_SETTINGS {
+            if let Ok(value) = std::env::var(format!("SONAR_SLACK_{}", key.to_ascii_uppercase())) {
+                figment = figment.merge(Serialized::default(key, value));
+            }
+        }
         let settings: Self = figment.extract().map_err(|e| ConfigError(e.to_string()))?;
         settings.validate()?;
         Ok(settings)
@@ -323,6 +351,7 @@ impl Settings {
 #[allow(clippy::result_large_err)] // figment's Jail closures return figment::Error.
 mod tests {
     use super::*;
+    use secrecy::ExposeSecret;
 
     #[test]
     fn defaults_match_the_documented_ones() {
@@ -345,9 +374,19 @@ mod tests {
             // Variables of the tests and of single commands are not settings.
             jail.set_env("SONAR_SLACK_TEST_POSTGRES_URL", "postgres://x");
             jail.set_env("SONAR_SLACK_BOT_TOKEN", "xoxb-1");
+            // Slack client ids look like numbers; secrets may be all digits.
+            jail.set_env("SONAR_SLACK_SLACK_CLIENT_ID", "1111.2222");
+            jail.set_env("SONAR_SLACK_SLACK_SIGNING_SECRET", "0123456789");
             let s = Settings::load(Some(Path::new("c.toml"))).map_err(|e| e.to_string())?;
             assert_eq!(s.listen, "0.0.0.0:9000");
             assert_eq!(s.slack_channel_burst, 5);
+            assert_eq!(s.slack_client_id.as_deref(), Some("1111.2222"));
+            assert_eq!(
+                s.slack_signing_secret
+                    .as_ref()
+                    .map(|x| x.expose_secret().to_owned()),
+                Some("0123456789".to_owned())
+            );
             Ok(())
         });
     }

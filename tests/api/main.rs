@@ -6,6 +6,7 @@ mod instances;
 mod restart;
 mod signature_oracle;
 mod slack_app;
+mod slack_logs;
 mod slack_story;
 mod slack_world;
 mod startup;

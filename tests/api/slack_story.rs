@@ -10,7 +10,8 @@ use serde_json::json;
 use super::helpers::WAIT;
 use super::slack_world::*;
 
-pub async fn story(w: &World<'_>) {
+/// Returns the one-time linking URL it used (a secret of its own).
+pub async fn story(w: &World<'_>) -> String {
     let slack = SlackSide::new(&w.base);
     let fakes = w.fakes;
     fakes
@@ -210,6 +211,7 @@ pub async fn story(w: &World<'_>) {
     })
     .await;
     assert_eq!(fakes.slack.messages().len(), 1, "nothing more was posted");
+    link
 }
 
 /// Every secret the story uses: none may show up in logs.
