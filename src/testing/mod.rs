@@ -4,3 +4,4 @@
 pub mod app;
 pub mod fake_slack;
 pub mod fake_sonar;
+pub mod slack_side;

@@ -3,13 +3,12 @@
 
 use std::time::Duration;
 
-use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
 use sonar_slack::domain::signature::sonar_signature;
-use sonar_slack::domain::slack_signature::slack_signature;
 use sonar_slack::testing::fake_slack::{FakeSlack, InstallGrant};
 use sonar_slack::testing::fake_sonar::FakeSonar;
+use sonar_slack::testing::slack_side;
 
 use super::helpers::{FAILED, PASSED, edit};
 
@@ -28,29 +27,21 @@ pub const CHANNEL: &str = "C0BUILDS01";
 pub const PROJECT_A: &str = "acme:payments-api";
 pub const SECRET_PROJECT: &str = "acme:secret-sauce";
 
-/// The Slack side: signs requests with the app's signing secret.
+/// The Slack side of the tests: [`slack_side::SlackSide`] with this app's secret and team.
 pub struct SlackSide {
-    pub base: String,
+    inner: slack_side::SlackSide,
     pub client: reqwest::Client,
 }
 
-/// A browser: no redirects followed, cookies handled by hand.
-pub fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
-}
+pub use slack_side::browser;
 
 impl SlackSide {
     pub fn new(base: &str) -> Self {
-        Self {
-            base: base.to_owned(),
-            client: browser(),
-        }
+        let inner = slack_side::SlackSide::new(base, SIGNING_SECRET, APP_TEAM);
+        let client = inner.client.clone();
+        Self { inner, client }
     }
 
-    /// Posts `body` to `path` signed at `now + skew` seconds.
     pub async fn signed(
         &self,
         path: &str,
@@ -58,37 +49,19 @@ impl SlackSide {
         content_type: &str,
         skew: i64,
     ) -> reqwest::Response {
-        let ts = (chrono::Utc::now().timestamp() + skew).to_string();
-        let sig = slack_signature(SIGNING_SECRET.as_bytes(), &ts, body);
-        self.client
-            .post(format!("{}{path}", self.base))
-            .header("Content-Type", content_type)
-            .header("X-Slack-Request-Timestamp", ts)
-            .header("X-Slack-Signature", sig)
-            .body(body.to_vec())
-            .send()
+        self.inner
+            .signed(path, body, content_type, skew)
             .await
             .expect("request to the service")
     }
 
     pub fn command_body(user: &str, channel: &str, text: &str, response_url: &str) -> Vec<u8> {
-        serde_urlencoded::to_string([
-            ("token", "deprecated-verification-token"),
-            ("team_id", APP_TEAM),
-            ("team_domain", "acme"),
-            ("channel_id", channel),
-            ("channel_name", "builds"),
-            ("user_id", user),
-            ("user_name", "someone"),
-            ("command", "/sonarqube"),
-            ("text", text),
-            ("api_app_id", "AFAKEAPP"),
-            ("is_enterprise_install", "false"),
-            ("response_url", response_url),
-            ("trigger_id", "13345224609.738474920.8088930838d88f008e0"),
-        ])
-        .expect("form")
-        .into_bytes()
+        slack_side::SlackSide::new("", SIGNING_SECRET, APP_TEAM).command_body(
+            user,
+            channel,
+            text,
+            response_url,
+        )
     }
 
     /// Runs `/sonarqube <text>` as `user` in `channel`; returns the status and the JSON answer.
@@ -99,28 +72,14 @@ impl SlackSide {
         text: &str,
         response_url: &str,
     ) -> (u16, Value) {
-        let body = Self::command_body(user, channel, text, response_url);
-        let res = self
-            .signed(
-                "/slack/commands",
-                &body,
-                "application/x-www-form-urlencoded",
-                0,
-            )
-            .await;
-        let status = res.status().as_u16();
-        let json = res.json().await.unwrap_or(Value::Null);
-        (status, json)
+        self.inner
+            .command(user, channel, text, response_url)
+            .await
+            .expect("slash command")
     }
 
-    /// Sends an Events API envelope; `retry` sets `X-Slack-Retry-Num`.
     pub async fn event(&self, envelope: &Value) -> (u16, Value) {
-        let body = serde_json::to_vec(envelope).expect("json");
-        let res = self
-            .signed("/slack/events", &body, "application/json", 0)
-            .await;
-        let status = res.status().as_u16();
-        (status, res.json().await.unwrap_or(Value::Null))
+        self.inner.event(envelope).await.expect("event")
     }
 }
 
@@ -167,86 +126,33 @@ impl Fakes {
     }
 }
 
-/// Installs the app through `/slack/install` and the callback, as a browser would.
-/// Returns the callback's status and page.
+/// Installs the app as a browser does; returns the callback's status and page.
 pub async fn install(base: &str, code: &str) -> (u16, String) {
-    let browser = browser();
-    let start = browser
-        .get(format!("{base}/slack/install"))
-        .send()
-        .await
-        .expect("install");
-    assert_eq!(start.status(), 302, "install redirects to Slack");
-    let location = start.headers()[LOCATION]
-        .to_str()
-        .expect("location")
-        .to_owned();
-    let cookie = cookie_of(&start, "sonar_slack_install");
-    let url = reqwest::Url::parse(&location).expect("authorize url");
-    let state = url
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .map(|(_, v)| v.into_owned())
-        .expect("state in the authorize URL");
-    let res = browser
-        .get(format!("{base}/slack/oauth/callback"))
-        .query(&[("code", code), ("state", state.as_str())])
-        .header(COOKIE, cookie)
-        .send()
-        .await
-        .expect("callback");
-    let status = res.status().as_u16();
-    (status, res.text().await.expect("page"))
+    let run = slack_side::install(base, code).await.expect("install flow");
+    assert!(
+        run.authorize_url.contains("scope="),
+        "{}",
+        run.authorize_url
+    );
+    (run.status, run.page)
 }
 
-/// `name=value` of a cookie the response sets.
 pub fn cookie_of(res: &reqwest::Response, name: &str) -> String {
-    res.headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(&format!("{name}=")))
-        .and_then(|v| v.split(';').next())
-        .unwrap_or_else(|| panic!("no {name} cookie"))
-        .to_owned()
+    slack_side::cookie_of(res, name).expect("cookie")
 }
 
-/// The linking URL in a `connect` answer.
 pub fn link_in(answer: &Value) -> String {
-    let text = answer["text"].as_str().expect("text");
-    let start = text.find("http").expect("a link");
-    let end = text[start..].find('|').expect("a labelled link") + start;
-    text[start..end].to_owned()
+    slack_side::link_in(answer).unwrap_or_else(|| panic!("no link in {answer}"))
 }
 
-/// Opens the linking page and submits `sonar_token` for `connection`; returns status and page.
 pub async fn link_account(link: &str, connection: i64, sonar_token: &str) -> (u16, String) {
-    let browser = browser();
-    let form = browser.get(link).send().await.expect("link page");
-    assert_eq!(form.status(), 200, "the link opens the form");
-    let cookie = cookie_of(&form, "sonar_slack_csrf");
-    let page = form.text().await.expect("page");
-    let csrf = hidden_csrf(&page);
-    let res = browser
-        .post(link)
-        .header(COOKIE, cookie)
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("connection", &connection.to_string()),
-            ("sonar_token", sonar_token),
-        ])
-        .send()
+    slack_side::link_account(link, connection, sonar_token)
         .await
-        .expect("submit");
-    let status = res.status().as_u16();
-    (status, res.text().await.expect("page"))
+        .expect("linking form")
 }
 
 pub fn hidden_csrf(page: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = page.find(marker).expect("csrf field") + marker.len();
-    let end = page[start..].find('"').expect("end of value") + start;
-    page[start..end].to_owned()
+    slack_side::hidden_csrf(page).expect("csrf field")
 }
 
 /// A signed SonarQube webhook for `project` on `server` with the given fixture's gate.

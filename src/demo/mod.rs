@@ -1,5 +1,8 @@
 //! `sonar-slack demo`: the whole pipeline on real SonarQube webhook bodies (shipped in the binary),
 //! a temporary SQLite database and the built-in fake Slack; prints each decision and every message.
+//! Then the Slack app's setup as the README tells it, against a fake Slack and a fake SonarQube.
+
+mod slack_app;
 
 use std::net::TcpListener;
 use std::time::Duration;
@@ -18,11 +21,11 @@ use crate::startup::{Application, open_database};
 use crate::store::{catalog, deliveries};
 use crate::testing::fake_slack::{FakeSlack, FakeSlackConfig, ReceivedMessage};
 
-const PASSED: &str = include_str!("../tests/fixtures/sonarqube/main-branch-passed.json");
-const FAILED: &str = include_str!("../tests/fixtures/sonarqube/main-branch-failed.json");
+const PASSED: &str = include_str!("../../tests/fixtures/sonarqube/main-branch-passed.json");
+const FAILED: &str = include_str!("../../tests/fixtures/sonarqube/main-branch-failed.json");
 const FAILED_NO_VALUE: &str =
-    include_str!("../tests/fixtures/sonarqube/failed-condition-without-value.json");
-const PULL_REQUEST: &str = include_str!("../tests/fixtures/sonarqube/pull-request.json");
+    include_str!("../../tests/fixtures/sonarqube/failed-condition-without-value.json");
+const PULL_REQUEST: &str = include_str!("../../tests/fixtures/sonarqube/pull-request.json");
 
 const PROJECT: &str = "acme:payments-api";
 const SECRET: &str = "demo-webhook-secret";
@@ -143,7 +146,7 @@ pub async fn run() -> anyhow::Result<()> {
     server.stop(true).await;
     let _ = running.await;
     fake.stop();
-    Ok(())
+    slack_app::run(FAILED).await
 }
 
 fn steps() -> anyhow::Result<Vec<Step>> {
