@@ -261,7 +261,7 @@ async fn messages_wait_for_a_workspace_that_is_not_added_yet() {
                 .last_error
                 .as_deref()
                 .unwrap_or_default()
-                .contains("not added yet")
+                .contains("not installed yet")
             {
                 break;
             }
