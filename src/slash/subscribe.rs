@@ -31,7 +31,7 @@ pub async fn subscribe(ctx: &Ctx<'_>, keys: &[ProjectKey], on: Option<&str>) -> 
     }
     let mut outcomes = Vec::with_capacity(keys.len());
     for key in keys {
-        outcomes.push(subscribe_one(ctx, &linked, key, on).await);
+        outcomes.push(subscribe_one(ctx, &linked, key).await);
     }
     gather(outcomes)
 }
@@ -158,12 +158,7 @@ async fn find<'a>(
     (found, errors)
 }
 
-async fn subscribe_one(
-    ctx: &Ctx<'_>,
-    linked: &[Linked],
-    key: &ProjectKey,
-    on: Option<&str>,
-) -> Outcome {
+async fn subscribe_one(ctx: &Ctx<'_>, linked: &[Linked], key: &ProjectKey) -> Outcome {
     let shown = format!("`{}`", escape_mrkdwn(key.as_str()));
     let (found, errors) = find(ctx, linked, key).await;
     let (l, access) = match found.as_slice() {
@@ -221,7 +216,6 @@ async fn subscribe_one(
         Some(n) if n != key.as_str() => format!("*{}* ({shown})", escape_mrkdwn(&n)),
         _ => shown,
     };
-    let _ = on;
     Outcome::Public(format!(
         "<@{}> subscribed this channel to {label} on {}. {gate} This channel will hear when its main branch's quality gate goes from Passed to Failed or back.",
         ctx.inv.user_id,

@@ -2,17 +2,17 @@
 //! `api/qualitygates/project_status`) over real HTTP: tests and the demo.
 
 use std::collections::{HashMap, HashSet};
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use actix_web::dev::ServerHandle;
 use actix_web::http::StatusCode;
 use actix_web::http::header::AUTHORIZATION;
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
+
+use super::server::FakeServer;
 
 /// One request the fake answered. The token is never kept, only whom it belonged to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,32 +56,9 @@ fn relock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-struct Running {
-    handle: ServerHandle,
-    done: mpsc::Receiver<()>,
-}
-
 struct Inner {
     state: Arc<Mutex<State>>,
-    addr: SocketAddr,
-    running: Mutex<Option<Running>>,
-}
-
-impl Inner {
-    fn stop(&self) {
-        let running = relock(&self.running).take();
-        if let Some(Running { handle, done }) = running {
-            // The stop command is sent eagerly; the future only reports completion.
-            drop(handle.stop(false));
-            let _ = done.recv_timeout(Duration::from_secs(5));
-        }
-    }
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        self.stop();
-    }
+    server: FakeServer,
 }
 
 /// Handle on a running fake. Clones share the server; it stops on `stop()` or when the last drops.
@@ -95,44 +72,11 @@ impl FakeSonar {
     pub fn start() -> std::io::Result<Self> {
         let state = Arc::new(Mutex::new(State::default()));
         let data = web::Data::from(Arc::clone(&state));
-        let (ready_tx, ready_rx) = mpsc::channel();
-        let (done_tx, done) = mpsc::channel();
-        let serve = move || {
-            let app = move || {
-                App::new()
-                    .app_data(data.clone())
-                    .default_service(web::to(answer))
-            };
-            let server = HttpServer::new(app).workers(1).disable_signals();
-            actix_web::rt::System::new().block_on(async move {
-                let server = match server.bind(("127.0.0.1", 0)) {
-                    Ok(server) => server,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                };
-                let Some(addr) = server.addrs().first().copied() else {
-                    let _ = ready_tx.send(Err(std::io::Error::other("bound no address")));
-                    return;
-                };
-                let server = server.run();
-                let _ = ready_tx.send(Ok((addr, server.handle())));
-                let _ = server.await;
-            });
-            let _ = done_tx.send(());
-        };
-        let thread = std::thread::Builder::new().name("fake-sonar".into());
-        thread.spawn(serve)?;
-        let died = |_| std::io::Error::other("fake sonar died");
-        let (addr, handle) = ready_rx.recv().map_err(died)??;
-        let running = Mutex::new(Some(Running { handle, done }));
+        let server = FakeServer::start("fake-sonar", move |cfg| {
+            cfg.app_data(data.clone()).default_service(web::to(answer));
+        })?;
         Ok(Self {
-            inner: Arc::new(Inner {
-                state,
-                addr,
-                running,
-            }),
+            inner: Arc::new(Inner { state, server }),
         })
     }
 
@@ -142,7 +86,7 @@ impl FakeSonar {
 
     /// `http://127.0.0.1:{port}`, without a trailing slash.
     pub fn url(&self) -> String {
-        format!("http://{}", self.inner.addr)
+        format!("http://{}", self.inner.server.addr())
     }
 
     /// Accepts `token` as a user token of `login` (un-expiring it).
@@ -201,7 +145,7 @@ impl FakeSonar {
 
     /// Stops listening; later calls get connection errors. Idempotent.
     pub fn stop(&self) {
-        self.inner.stop();
+        self.inner.server.stop();
     }
 }
 

@@ -4,4 +4,5 @@
 pub mod app;
 pub mod fake_slack;
 pub mod fake_sonar;
+pub mod server;
 pub mod slack_side;

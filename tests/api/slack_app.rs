@@ -9,6 +9,7 @@ use reqwest::header::COOKIE;
 use sea_orm::{EntityTrait, PaginatorTrait};
 use secrecy::SecretString;
 use serde_json::json;
+use sonar_slack::config::Settings;
 use sonar_slack::domain::types::{ChannelId, ProjectKey, TeamId};
 use sonar_slack::store::catalog;
 use sonar_slack::testing::fake_slack::{ChannelInfo, InstallGrant};
@@ -20,11 +21,20 @@ use super::slack_world::*;
 
 /// The service configured as a Slack app against the fakes, with one SonarQube connection.
 async fn spawn(db: &TestDb, fakes: &Fakes) -> (TestApp, i64) {
+    spawn_tuned(db, fakes, |_| {}).await
+}
+
+async fn spawn_tuned(
+    db: &TestDb,
+    fakes: &Fakes,
+    tune: impl FnOnce(&mut Settings),
+) -> (TestApp, i64) {
     let mut s = settings_for(db, &fakes.slack);
     s.slack_client_id = Some(CLIENT_ID.into());
     s.slack_client_secret = Some(SecretString::from(CLIENT_SECRET));
     s.slack_signing_secret = Some(SecretString::from(SIGNING_SECRET));
     s.slack_authorize_url = format!("{}/oauth/v2/authorize", fakes.slack.api_url());
+    tune(&mut s);
     let app = TestApp::spawn_with(s).await;
     let conn = app
         .add_connection(&fakes.sonar.url(), Some(WEBHOOK_SECRET))
@@ -475,15 +485,7 @@ async fn several_keys_ambiguous_keys_and_a_second_server() {
 async fn a_slow_sonarqube_is_acknowledged_at_once_and_answered_through_response_url() {
     for db in databases().await {
         let fakes = Fakes::start();
-        let mut s = settings_for(&db, &fakes.slack);
-        s.slack_client_id = Some(CLIENT_ID.into());
-        s.slack_client_secret = Some(SecretString::from(CLIENT_SECRET));
-        s.slack_signing_secret = Some(SecretString::from(SIGNING_SECRET));
-        s.slack_ack_budget_ms = 100;
-        let app = TestApp::spawn_with(s).await;
-        let conn = app
-            .add_connection(&fakes.sonar.url(), Some(WEBHOOK_SECRET))
-            .await;
+        let (app, conn) = spawn_tuned(&db, &fakes, |s| s.slack_ack_budget_ms = 100).await;
         let slack = installed_and_linked(&app, &fakes, conn).await;
         fakes.sonar.set_delay(Duration::from_millis(400));
         let reply_to = fakes.slack.response_url("slow");

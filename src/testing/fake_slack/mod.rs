@@ -17,14 +17,14 @@ mod wait;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, mpsc};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use actix_web::dev::ServerHandle;
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 use tokio::sync::watch;
 
+use super::server::FakeServer;
 pub use conversations::ChannelInfo;
 use failure::Failure;
 pub use oauth::{DEFAULT_TOKEN_LIFETIME_SECS, InstallGrant, OauthCall};
@@ -91,32 +91,9 @@ fn relock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-struct Running {
-    handle: ServerHandle,
-    done: mpsc::Receiver<()>,
-}
-
 struct Inner {
     shared: Arc<Shared>,
-    addr: SocketAddr,
-    running: Mutex<Option<Running>>,
-}
-
-impl Inner {
-    fn stop(&self) {
-        let running = relock(&self.running).take();
-        if let Some(Running { handle, done }) = running {
-            // The stop command is sent eagerly; the future only reports completion.
-            drop(handle.stop(false));
-            let _ = done.recv_timeout(Duration::from_secs(5));
-        }
-    }
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        self.stop();
-    }
+    server: FakeServer,
 }
 
 /// Handle on a running fake. Clones share the server; it stops on `stop()` or when the last drops.
@@ -137,45 +114,13 @@ impl FakeSlack {
             responded: watch::Sender::new(0),
         });
         let data = web::Data::from(Arc::clone(&shared));
-        let (ready_tx, ready_rx) = mpsc::channel();
-        let (done_tx, done) = mpsc::channel();
-        let serve = move || {
-            let app = move || {
-                App::new()
-                    .app_data(data.clone())
-                    .route("/api/{method}", web::to(api))
-                    .route("/response/{id:.+}", web::post().to(response_url::receive))
-            };
-            let server = HttpServer::new(app).workers(1).disable_signals();
-            actix_web::rt::System::new().block_on(async move {
-                let server = match server.bind(("127.0.0.1", 0)) {
-                    Ok(server) => server,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                };
-                let Some(addr) = server.addrs().first().copied() else {
-                    let _ = ready_tx.send(Err(std::io::Error::other("bound no address")));
-                    return;
-                };
-                let server = server.run();
-                let _ = ready_tx.send(Ok((addr, server.handle())));
-                let _ = server.await;
-            });
-            let _ = done_tx.send(());
-        };
-        let thread = std::thread::Builder::new().name("fake-slack".into());
-        thread.spawn(serve)?;
-        let died = |_| std::io::Error::other("fake slack died");
-        let (addr, handle) = ready_rx.recv().map_err(died)??;
-        let running = Mutex::new(Some(Running { handle, done }));
+        let server = FakeServer::start("fake-slack", move |cfg| {
+            cfg.app_data(data.clone())
+                .route("/api/{method}", web::to(api))
+                .route("/response/{id:.+}", web::post().to(response_url::receive));
+        })?;
         Ok(Self {
-            inner: Arc::new(Inner {
-                shared,
-                addr,
-                running,
-            }),
+            inner: Arc::new(Inner { shared, server }),
         })
     }
 
@@ -184,12 +129,12 @@ impl FakeSlack {
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.inner.addr
+        self.inner.server.addr()
     }
 
     /// `http://127.0.0.1:{port}/api`; methods are at `{api_url}/chat.postMessage` etc.
     pub fn api_url(&self) -> String {
-        format!("http://{}/api", self.inner.addr)
+        format!("http://{}/api", self.inner.server.addr())
     }
 
     /// Forgets messages, attempts, pacing, pending scripts, OAuth calls and response_url bodies
@@ -216,7 +161,7 @@ impl FakeSlack {
 
     /// Stops the server (idempotent); later requests fail to connect.
     pub fn stop(&self) {
-        self.inner.stop();
+        self.inner.server.stop();
     }
 }
 

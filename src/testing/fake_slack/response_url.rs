@@ -18,7 +18,7 @@ impl FakeSlack {
     /// `http://127.0.0.1:{port}/response/{id}` (not under `/api`). Any id works without setup;
     /// keep it URL-safe (letters, digits, `-`, `_`, `/`).
     pub fn response_url(&self, id: &str) -> String {
-        format!("http://{}/response/{id}", self.inner.addr)
+        format!("http://{}/response/{id}", self.inner.server.addr())
     }
 
     /// The JSON bodies accepted at `response_url(id)`, in arrival order.
