@@ -20,12 +20,15 @@ use crate::store::{catalog, installs, status};
 const REFRESH_MARGIN: Duration = Duration::from_secs(300);
 
 /// Why no token can be had.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenProblem {
+    #[error("{0}")]
     /// No such workspace yet (`workspaces add` or the install will bring it).
     NotAdded(String),
+    #[error("{0}")]
     /// The workspace is disabled, or its tokens cannot be renewed: deliveries cannot succeed.
     Disabled(String),
+    #[error("{0}")]
     /// The database, the key or Slack could not be used just now: try again later.
     Transient(String),
 }

@@ -87,10 +87,12 @@ async fn callback(
             "the database does not answer ({e}); Slack will retry"
         ))
     };
-    let first = slack_events::first_sighting(&state.db, event_id, team.as_deref(), &event.kind)
+    // Handled first, recorded after: a crash in between means Slack's retry handles it again,
+    // which is harmless (every handling is idempotent); the other order could lose it.
+    let seen = slack_events::seen(&state.db, event_id)
         .await
         .map_err(db_down)?;
-    if !first {
+    if seen {
         let retry = req
             .headers()
             .get("X-Slack-Retry-Num")
@@ -99,11 +101,12 @@ async fn callback(
         tracing::info!(event_id, retry, "event already handled; acknowledged");
         return Ok(ok("duplicate"));
     }
-    if let Err(e) = apply(state, team.as_deref(), event).await {
-        // Forget the sighting so that Slack's retry is handled.
-        let _ = slack_events::forget(&state.db, event_id).await;
-        return Err(db_down(e));
-    }
+    apply(state, team.as_deref(), event)
+        .await
+        .map_err(db_down)?;
+    slack_events::record(&state.db, event_id, team.as_deref(), &event.kind)
+        .await
+        .map_err(db_down)?;
     Ok(ok("handled"))
 }
 

@@ -22,6 +22,9 @@ enum Outcome {
 }
 
 pub async fn subscribe(ctx: &Ctx<'_>, keys: &[ProjectKey], on: Option<&str>) -> Reply {
+    if let Some(reply) = too_many(ctx, "subscribe", keys) {
+        return reply;
+    }
     let linked = match user_connections(ctx, on).await {
         Ok(l) => l,
         Err(reply) => return reply,
@@ -37,6 +40,9 @@ pub async fn subscribe(ctx: &Ctx<'_>, keys: &[ProjectKey], on: Option<&str>) -> 
 }
 
 pub async fn unsubscribe(ctx: &Ctx<'_>, keys: &[ProjectKey], on: Option<&str>) -> Reply {
+    if let Some(reply) = too_many(ctx, "unsubscribe", keys) {
+        return reply;
+    }
     let linked = match user_connections(ctx, on).await {
         Ok(l) => l,
         Err(reply) => return reply,
@@ -46,6 +52,19 @@ pub async fn unsubscribe(ctx: &Ctx<'_>, keys: &[ProjectKey], on: Option<&str>) -
         outcomes.push(unsubscribe_one(ctx, &linked, key, on).await);
     }
     gather(outcomes)
+}
+
+/// Keys per command: each costs SonarQube calls, and the answer must stay readable.
+const MAX_KEYS: usize = 20;
+
+fn too_many(ctx: &Ctx<'_>, sub: &str, keys: &[ProjectKey]) -> Option<Reply> {
+    (keys.len() > MAX_KEYS).then(|| {
+        Reply::private(format!(
+            "That is {} projects; `{} {sub}` takes at most {MAX_KEYS} at a time. Split them over several commands.",
+            keys.len(),
+            ctx.command()
+        ))
+    })
 }
 
 /// The connections the command may use, with the user's tokens; or why there are none.
@@ -114,7 +133,7 @@ async fn channel_reachable(ctx: &Ctx<'_>) -> Result<(), Reply> {
         Ok(t) => t,
         Err(problem) => {
             return Err(Reply::private(format!(
-                "sonar-slack cannot post in this workspace right now ({problem:?}). A workspace admin can reinstall it at {}/slack/install",
+                "sonar-slack cannot post in this workspace right now: {problem}. A workspace admin can reinstall it at {}/slack/install",
                 ctx.state.app.public_base
             )));
         }

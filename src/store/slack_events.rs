@@ -1,17 +1,25 @@
-//! The Events API inbox: each `event_id` is handled once; Slack's retries are only acknowledged.
+//! Events API ids already handled, so Slack's retries are only acknowledged.
 
 use chrono::{Duration, Utc};
 use entity::slack_event;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set};
 
-/// Records an event; false if it was seen before.
-pub async fn first_sighting(
+/// Whether this event was handled before.
+pub async fn seen(db: &impl ConnectionTrait, event_id: &str) -> Result<bool, DbErr> {
+    Ok(slack_event::Entity::find_by_id(event_id.to_owned())
+        .one(db)
+        .await?
+        .is_some())
+}
+
+/// Records a handled event (a second record of the same id is a no-op).
+pub async fn record(
     db: &impl ConnectionTrait,
     event_id: &str,
     team: Option<&str>,
     event_type: &str,
-) -> Result<bool, DbErr> {
+) -> Result<(), DbErr> {
     let now = Utc::now();
     // Slack retries within minutes; a week of ids is plenty.
     slack_event::Entity::delete_many()
@@ -24,7 +32,7 @@ pub async fn first_sighting(
         event_type: Set(event_type.to_owned()),
         received_at: Set(now),
     };
-    let inserted = slack_event::Entity::insert(row)
+    slack_event::Entity::insert(row)
         .on_conflict(
             OnConflict::column(slack_event::Column::EventId)
                 .do_nothing()
@@ -32,13 +40,5 @@ pub async fn first_sighting(
         )
         .exec_without_returning(db)
         .await?;
-    Ok(inserted == 1)
-}
-
-/// Forgets an event whose handling failed, so Slack's retry is handled again.
-pub async fn forget(db: &impl ConnectionTrait, event_id: &str) -> Result<(), DbErr> {
-    slack_event::Entity::delete_by_id(event_id.to_owned())
-        .exec(db)
-        .await
-        .map(|_| ())
+    Ok(())
 }

@@ -375,6 +375,11 @@ async fn commands_say_what_went_wrong_and_what_to_do() {
             assert_eq!(answer["response_type"], "ephemeral", "{input}: {answer}");
             assert!(text(&answer).contains(expected), "{input}: {answer}");
         }
+        let many: Vec<String> = (0..21).map(|i| format!("p{i}")).collect();
+        let (_, answer) = slack
+            .command(ALICE, CHANNEL, &format!("subscribe {}", many.join(" ")), "")
+            .await;
+        assert!(text(&answer).contains("at most 20"), "{answer}");
         // Bob has not linked his account.
         let (_, answer) = slack
             .command(BOB, CHANNEL, "subscribe acme:payments-api", "")
