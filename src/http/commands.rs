@@ -70,7 +70,16 @@ pub async fn receive(
     let response_url = form
         .response_url
         .filter(|u| u.starts_with("https://") || u.starts_with("http://"));
-    tracing::info!(team = %inv.team_id, user = %inv.user_id, channel = %inv.channel_id, text = %inv.text, "slash command");
+    // Only the subcommand: people paste tokens into the wrong box, and the text is theirs.
+    let subcommand: String = inv
+        .text
+        .split_whitespace()
+        .next()
+        .unwrap_or("help")
+        .chars()
+        .take(20)
+        .collect();
+    tracing::info!(team = %inv.team_id, user = %inv.user_id, channel = %inv.channel_id, %subcommand, "slash command");
     let shared: Arc<AppState> = state.clone().into_inner();
     let (tx, mut rx) = oneshot::channel::<Reply>();
     let late_url = response_url.clone();
@@ -94,7 +103,7 @@ pub async fn receive(
                 Ok(reply) => reply,
                 Err(_) => {
                     return Ok(ephemeral(
-                        "Checking with SonarQube… the answer follows in a moment.",
+                        "Working on it (checking with SonarQube)… the answer follows in a moment.",
                     ));
                 }
             }

@@ -5,6 +5,7 @@ mod client;
 mod conversations;
 pub mod manifest;
 pub mod oauth;
+mod oauth_http;
 
 pub use client::SlackClient;
 pub use conversations::ChannelAccess;

@@ -1,8 +1,6 @@
 //! OAuth v2 with Slack through the `oauth2` crate: the authorize URL, the code exchange and token
 //! refresh at `oauth.v2.access` (HTTP Basic client auth), over our own reqwest client.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 
 use oauth2::basic::{
@@ -16,6 +14,8 @@ use oauth2::{
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
+
+use super::oauth_http::{HttpError, ReqwestForOAuth};
 
 /// `oauth.v2.access`'s answer. Slack answers HTTP 200 with `ok:false` on errors, names the token
 /// type `bot`, and adds fields of its own, so the standard response type does not fit.
@@ -290,44 +290,6 @@ fn grant(reply: Reply) -> Result<Grant, OAuthError> {
         scopes: r.scope,
         installer: r.authed_user.map(|u| u.id),
     })
-}
-
-/// Transport failures talking to `oauth.v2.access`.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct HttpError(String);
-
-/// `oauth2`'s HTTP client contract over our reqwest client, so reqwest is compiled once.
-#[derive(Clone)]
-struct ReqwestForOAuth(reqwest::Client);
-
-impl<'c> oauth2::AsyncHttpClient<'c> for ReqwestForOAuth {
-    type Error = HttpError;
-    type Future =
-        Pin<Box<dyn Future<Output = Result<oauth2::HttpResponse, HttpError>> + Send + 'c>>;
-
-    fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
-        Box::pin(async move {
-            let request = reqwest::Request::try_from(request)
-                .map_err(|e| HttpError(format!("bad request: {e}")))?;
-            let response = self
-                .0
-                .execute(request)
-                // Without the URL: it is ours, and errors should stay short.
-                .await
-                .map_err(|e| HttpError(e.without_url().to_string()))?;
-            let mut out = http::Response::builder().status(response.status());
-            for (name, value) in response.headers() {
-                out = out.header(name, value);
-            }
-            let body = response
-                .bytes()
-                .await
-                .map_err(|e| HttpError(e.without_url().to_string()))?;
-            out.body(body.to_vec())
-                .map_err(|e| HttpError(format!("bad response: {e}")))
-        })
-    }
 }
 
 #[cfg(test)]

@@ -4,8 +4,10 @@
 
 mod account;
 mod list;
+mod outcome;
 mod resolve;
 mod subscribe;
+mod unsubscribe;
 
 use crate::domain::command::{self, Command};
 use crate::domain::message::escape_mrkdwn;
@@ -73,7 +75,7 @@ pub async fn run(state: &AppState, inv: &Invocation) -> Reply {
         Command::List => list::list(&ctx).await,
         Command::Subscribe { keys, on } => subscribe::subscribe(&ctx, &keys, on.as_deref()).await,
         Command::Unsubscribe { keys, on } => {
-            subscribe::unsubscribe(&ctx, &keys, on.as_deref()).await
+            unsubscribe::unsubscribe(&ctx, &keys, on.as_deref()).await
         }
         Command::Help | Command::Unknown { .. } => Reply::private(command::help_text(cmd)),
     }

@@ -5,7 +5,10 @@ use entity::{connection, user_link};
 use sea_orm::{DatabaseConnection, DbErr};
 use secrecy::SecretString;
 
-use crate::domain::types::ServerUrl;
+use super::{Ctx, Reply, db_trouble};
+use crate::domain::message::escape_mrkdwn;
+use crate::domain::types::{ProjectKey, ServerUrl};
+use crate::sonar::{Access, SonarError};
 use crate::store::{catalog, links};
 
 /// Connections matching a user-given server URL or organization.
@@ -63,4 +66,84 @@ pub fn linked_among(
         }
     }
     (linked, unlinked)
+}
+
+/// The connections the command may use, with the user's tokens; or why there are none.
+pub(super) async fn user_connections(
+    ctx: &Ctx<'_>,
+    on: Option<&str>,
+) -> Result<Vec<Linked>, Reply> {
+    let db = &ctx.state.db;
+    let candidates = match on {
+        Some(target) => {
+            let found = matching_connections(db, target).await.map_err(db_trouble)?;
+            if found.is_empty() {
+                let known = catalog::connections(db).await.map_err(db_trouble)?;
+                let names: Vec<String> = known
+                    .iter()
+                    .map(|c| match &c.organization {
+                        Some(o) => format!("{} (org {})", c.server_url, o),
+                        None => c.server_url.clone(),
+                    })
+                    .collect();
+                return Err(Reply::private(format!(
+                    "No SonarQube server or organization here matches “{}”. Known: {}.",
+                    escape_mrkdwn(target),
+                    escape_mrkdwn(&names.join(", "))
+                )));
+            }
+            found
+        }
+        None => catalog::connections(db).await.map_err(db_trouble)?,
+    };
+    if candidates.is_empty() {
+        return Err(Reply::private(
+            "No SonarQube server is configured yet. An operator must first add one with `sonar-slack connections add --server-url <URL>`.",
+        ));
+    }
+    let user_links = links::links_of(db, &ctx.team, &ctx.inv.user_id)
+        .await
+        .map_err(db_trouble)?;
+    let (linked, unlinked) = linked_among(
+        &ctx.state.sealer,
+        &ctx.team,
+        &ctx.inv.user_id,
+        candidates,
+        &user_links,
+    );
+    if linked.is_empty() {
+        let where_ = if on.is_some() {
+            unlinked
+                .iter()
+                .map(|c| c.server_url.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        } else {
+            "SonarQube".to_owned()
+        };
+        return Err(Reply::private(format!(
+            "Your Slack account is not linked to your account on {}. Run `{} connect`, follow the link, then try again: your SonarQube permissions decide which projects you may subscribe to.",
+            escape_mrkdwn(&where_),
+            ctx.command()
+        )));
+    }
+    Ok(linked)
+}
+
+/// Asks every linked connection about the key; the ones that know it.
+pub(super) async fn find<'a>(
+    ctx: &Ctx<'_>,
+    linked: &'a [Linked],
+    key: &ProjectKey,
+) -> (Vec<(&'a Linked, Access)>, Vec<SonarError>) {
+    let mut found = Vec::new();
+    let mut errors = Vec::new();
+    for l in linked {
+        match ctx.state.sonar.component(&l.server, &l.token, key).await {
+            Ok(Access::NotFound) => {}
+            Ok(access) => found.push((l, access)),
+            Err(e) => errors.push(e),
+        }
+    }
+    (found, errors)
 }

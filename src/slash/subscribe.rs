@@ -1,4 +1,4 @@
-//! `subscribe` and `unsubscribe`: the user's own SonarQube token must have Browse on each project
+//! `subscribe`: the user's own SonarQube token must have Browse on each project
 //! (`api/components/show`); a new subscription seeds the project's gate from
 //! `api/qualitygates/project_status`, so the very next change notifies.
 
@@ -8,18 +8,11 @@ use crate::domain::message::escape_mrkdwn;
 use crate::domain::types::{ChannelId, ProjectKey, TeamId};
 use crate::slack::ChannelAccess;
 use crate::sonar::{Access, SonarError};
-use crate::store::{catalog, links, status};
+use crate::store::{catalog, status};
 
-use super::resolve::{Linked, linked_among, matching_connections};
-use super::{Ctx, Reply, db_trouble};
-
-/// One key's outcome.
-enum Outcome {
-    /// Said to the channel.
-    Public(String),
-    /// Said to the user only.
-    Private(String),
-}
+use super::outcome::{Outcome, gather, too_many};
+use super::resolve::{Linked, find, user_connections};
+use super::{Ctx, Reply};
 
 pub async fn subscribe(ctx: &Ctx<'_>, keys: &[ProjectKey], on: Option<&str>) -> Reply {
     if let Some(reply) = too_many(ctx, "subscribe", keys) {
@@ -37,93 +30,6 @@ pub async fn subscribe(ctx: &Ctx<'_>, keys: &[ProjectKey], on: Option<&str>) -> 
         outcomes.push(subscribe_one(ctx, &linked, key).await);
     }
     gather(outcomes)
-}
-
-pub async fn unsubscribe(ctx: &Ctx<'_>, keys: &[ProjectKey], on: Option<&str>) -> Reply {
-    if let Some(reply) = too_many(ctx, "unsubscribe", keys) {
-        return reply;
-    }
-    let linked = match user_connections(ctx, on).await {
-        Ok(l) => l,
-        Err(reply) => return reply,
-    };
-    let mut outcomes = Vec::with_capacity(keys.len());
-    for key in keys {
-        outcomes.push(unsubscribe_one(ctx, &linked, key, on).await);
-    }
-    gather(outcomes)
-}
-
-/// Keys per command: each costs SonarQube calls, and the answer must stay readable.
-const MAX_KEYS: usize = 20;
-
-fn too_many(ctx: &Ctx<'_>, sub: &str, keys: &[ProjectKey]) -> Option<Reply> {
-    (keys.len() > MAX_KEYS).then(|| {
-        Reply::private(format!(
-            "That is {} projects; `{} {sub}` takes at most {MAX_KEYS} at a time. Split them over several commands.",
-            keys.len(),
-            ctx.command()
-        ))
-    })
-}
-
-/// The connections the command may use, with the user's tokens; or why there are none.
-async fn user_connections(ctx: &Ctx<'_>, on: Option<&str>) -> Result<Vec<Linked>, Reply> {
-    let db = &ctx.state.db;
-    let candidates = match on {
-        Some(target) => {
-            let found = matching_connections(db, target).await.map_err(db_trouble)?;
-            if found.is_empty() {
-                let known = catalog::connections(db).await.map_err(db_trouble)?;
-                let names: Vec<String> = known
-                    .iter()
-                    .map(|c| match &c.organization {
-                        Some(o) => format!("{} (org {})", c.server_url, o),
-                        None => c.server_url.clone(),
-                    })
-                    .collect();
-                return Err(Reply::private(format!(
-                    "No SonarQube server or organization here matches “{}”. Known: {}.",
-                    escape_mrkdwn(target),
-                    escape_mrkdwn(&names.join(", "))
-                )));
-            }
-            found
-        }
-        None => catalog::connections(db).await.map_err(db_trouble)?,
-    };
-    if candidates.is_empty() {
-        return Err(Reply::private(
-            "No SonarQube server is configured yet. An operator must first add one with `sonar-slack connections add --server-url <URL>`.",
-        ));
-    }
-    let user_links = links::links_of(db, &ctx.team, &ctx.inv.user_id)
-        .await
-        .map_err(db_trouble)?;
-    let (linked, unlinked) = linked_among(
-        &ctx.state.sealer,
-        &ctx.team,
-        &ctx.inv.user_id,
-        candidates,
-        &user_links,
-    );
-    if linked.is_empty() {
-        let where_ = if on.is_some() {
-            unlinked
-                .iter()
-                .map(|c| c.server_url.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        } else {
-            "SonarQube".to_owned()
-        };
-        return Err(Reply::private(format!(
-            "Your Slack account is not linked to your account on {}. Run `{} connect`, follow the link, then try again: your SonarQube permissions decide which projects you may subscribe to.",
-            escape_mrkdwn(&where_),
-            ctx.command()
-        )));
-    }
-    Ok(linked)
 }
 
 /// A private channel (or a conversation) the bot cannot see gets nothing: say how to invite it.
@@ -157,24 +63,6 @@ async fn channel_reachable(ctx: &Ctx<'_>) -> Result<(), Reply> {
             Ok(())
         }
     }
-}
-
-/// Asks every linked connection about the key; the ones that know it.
-async fn find<'a>(
-    ctx: &Ctx<'_>,
-    linked: &'a [Linked],
-    key: &ProjectKey,
-) -> (Vec<(&'a Linked, Access)>, Vec<SonarError>) {
-    let mut found = Vec::new();
-    let mut errors = Vec::new();
-    for l in linked {
-        match ctx.state.sonar.component(&l.server, &l.token, key).await {
-            Ok(Access::NotFound) => {}
-            Ok(access) => found.push((l, access)),
-            Err(e) => errors.push(e),
-        }
-    }
-    (found, errors)
 }
 
 async fn subscribe_one(ctx: &Ctx<'_>, linked: &[Linked], key: &ProjectKey) -> Outcome {
@@ -278,89 +166,6 @@ async fn seed(ctx: &Ctx<'_>, l: &Linked, key: &ProjectKey) -> String {
     )
 }
 
-async fn unsubscribe_one(
-    ctx: &Ctx<'_>,
-    linked: &[Linked],
-    key: &ProjectKey,
-    on: Option<&str>,
-) -> Outcome {
-    let shown = format!("`{}`", escape_mrkdwn(key.as_str()));
-    let db = &ctx.state.db;
-    let subs = match catalog::channel_subscriptions(db, &ctx.team, &ctx.inv.channel_id).await {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot read subscriptions");
-            return Outcome::Private(
-                "sonar-slack's database did not answer; try again in a minute.".into(),
-            );
-        }
-    };
-    let mut matching: Vec<_> = subs
-        .into_iter()
-        .filter(|s| s.project_key == key.as_str())
-        .collect();
-    if on.is_some() {
-        let allowed: Vec<i64> = linked.iter().map(|l| l.connection.id).collect();
-        matching.retain(|s| allowed.contains(&s.connection_id));
-    }
-    let sub = match matching.as_slice() {
-        [] => {
-            return Outcome::Private(format!(
-                "This channel is not subscribed to {shown}. `{} list` shows what it is subscribed to.",
-                ctx.command()
-            ));
-        }
-        [one] => one.clone(),
-        several => {
-            let servers: Vec<String> = several
-                .iter()
-                .filter_map(|s| linked.iter().find(|l| l.connection.id == s.connection_id))
-                .map(|l| {
-                    format!(
-                        "`{} {} on {}`",
-                        ctx.command(),
-                        "unsubscribe",
-                        l.server.as_str()
-                    )
-                })
-                .collect();
-            return Outcome::Private(format!(
-                "This channel follows {shown} on several SonarQube servers. Say which: {}",
-                escape_mrkdwn(&servers.join(" or "))
-            ));
-        }
-    };
-    let Some(l) = linked.iter().find(|l| l.connection.id == sub.connection_id) else {
-        return Outcome::Private(format!(
-            "{shown} is followed from a SonarQube server you are not linked on. Run `{} connect` and link that server, then try again.",
-            ctx.command()
-        ));
-    };
-    match ctx.state.sonar.component(&l.server, &l.token, key).await {
-        // A project deleted in SonarQube can still be unsubscribed.
-        Ok(Access::Browse { .. }) | Ok(Access::NotFound) => {}
-        Ok(Access::Denied) => {
-            return Outcome::Private(format!(
-                "You don't have Browse permission on {shown} on {} (linked as {}), which unsubscribing needs. Ask a project administrator.",
-                escape_mrkdwn(l.server.as_str()),
-                escape_mrkdwn(&l.login)
-            ));
-        }
-        Err(e) => return Outcome::Private(format!("{shown}: {}", escape_mrkdwn(&e.to_string()))),
-    }
-    match catalog::remove_subscription(db, sub.id).await {
-        Ok(_) => Outcome::Public(format!(
-            "<@{}> unsubscribed this channel from {shown} on {}.",
-            ctx.inv.user_id,
-            escape_mrkdwn(l.server.as_str())
-        )),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot remove a subscription");
-            Outcome::Private("sonar-slack's database did not answer; try again in a minute.".into())
-        }
-    }
-}
-
 fn not_found(shown: &str, linked: &[Linked], errors: &[SonarError]) -> String {
     if !errors.is_empty() {
         let why: Vec<String> = errors
@@ -393,21 +198,4 @@ fn ambiguous(ctx: &Ctx<'_>, sub: &str, key: &ProjectKey, several: &[(&Linked, Ac
         escape_mrkdwn(key.as_str()),
         escape_mrkdwn(&choices.join(" or "))
     )
-}
-
-/// Channel-worthy lines go to the channel; the rest to the user.
-fn gather(outcomes: Vec<Outcome>) -> Reply {
-    let mut public = Vec::new();
-    let mut private = Vec::new();
-    for o in outcomes {
-        match o {
-            Outcome::Public(t) => public.push(t),
-            Outcome::Private(t) => private.push(t),
-        }
-    }
-    let join = |v: Vec<String>| (!v.is_empty()).then(|| v.join("\n"));
-    Reply {
-        public: join(public),
-        private: join(private),
-    }
 }

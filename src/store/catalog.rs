@@ -241,9 +241,14 @@ pub async fn any_sealed(db: &impl ConnectionTrait) -> Result<Option<(String, Str
         .filter(connection::Column::SecretSealed.is_not_null())
         .one(db)
         .await?;
-    Ok(signed.and_then(|c| {
-        let context = webhook_secret_context(&c.server_url);
-        c.secret_sealed.map(|s| (s, context))
+    if let Some((sealed, c)) = signed.and_then(|c| c.secret_sealed.clone().map(|s| (s, c))) {
+        return Ok(Some((sealed, webhook_secret_context(&c.server_url))));
+    }
+    let link = entity::user_link::Entity::find().one(db).await?;
+    Ok(link.map(|l| {
+        let context =
+            super::links::user_token_context(&l.team_id, &l.slack_user_id, l.connection_id);
+        (l.token_sealed, context)
     }))
 }
 

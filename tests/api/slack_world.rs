@@ -3,14 +3,16 @@
 
 use std::time::Duration;
 
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, EntityTrait};
+use secrecy::SecretString;
 use serde_json::{Value, json};
+use sonar_slack::config::Settings;
 use sonar_slack::domain::signature::sonar_signature;
 use sonar_slack::testing::fake_slack::{FakeSlack, InstallGrant};
 use sonar_slack::testing::fake_sonar::FakeSonar;
 use sonar_slack::testing::slack_side;
 
-use super::helpers::{FAILED, PASSED, edit};
+use super::helpers::{FAILED, PASSED, TestApp, TestDb, edit, settings_for};
 
 pub const SIGNING_SECRET: &str = "slack-signing-secret-0123456789ab";
 pub const CLIENT_ID: &str = "1111.2222";
@@ -202,4 +204,53 @@ pub struct World<'a> {
     pub db: &'a DatabaseConnection,
     pub fakes: &'a Fakes,
     pub connection_id: i64,
+}
+
+/// The service configured as a Slack app against the fakes, with one SonarQube connection.
+pub async fn spawn(db: &TestDb, fakes: &Fakes) -> (TestApp, i64) {
+    spawn_tuned(db, fakes, |_| {}).await
+}
+
+pub async fn spawn_tuned(
+    db: &TestDb,
+    fakes: &Fakes,
+    tune: impl FnOnce(&mut Settings),
+) -> (TestApp, i64) {
+    let mut s = settings_for(db, &fakes.slack);
+    s.slack_client_id = Some(CLIENT_ID.into());
+    s.slack_client_secret = Some(SecretString::from(CLIENT_SECRET));
+    s.slack_signing_secret = Some(SecretString::from(SIGNING_SECRET));
+    s.slack_authorize_url = format!("{}/oauth/v2/authorize", fakes.slack.api_url());
+    tune(&mut s);
+    let app = TestApp::spawn_with(s).await;
+    let conn = app
+        .add_connection(&fakes.sonar.url(), Some(WEBHOOK_SECRET))
+        .await;
+    (app, conn)
+}
+
+/// Installs and links Alice; returns the Slack side.
+pub async fn installed_and_linked(app: &TestApp, fakes: &Fakes, conn: i64) -> SlackSide {
+    fakes
+        .slack
+        .set_redirect_uri(&format!("{}/slack/oauth/callback", app.base));
+    let (status, page) = install(&app.base, "code-install-1").await;
+    assert_eq!(status, 200, "{page}");
+    let slack = SlackSide::new(&app.base);
+    let (_, answer) = slack.command(ALICE, CHANNEL, "connect", "").await;
+    let (status, page) = link_account(&link_in(&answer), conn, ALICE_SONAR_TOKEN).await;
+    assert_eq!(status, 200, "{page}");
+    slack
+}
+
+pub fn text(answer: &serde_json::Value) -> String {
+    answer["text"].as_str().unwrap_or_default().to_owned()
+}
+
+pub async fn app_workspace(app: &TestApp) -> entity::workspace::Model {
+    entity::workspace::Entity::find_by_id(APP_TEAM.to_owned())
+        .one(&app.db)
+        .await
+        .expect("db")
+        .expect("workspace")
 }

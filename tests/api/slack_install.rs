@@ -1,0 +1,205 @@
+//! Installing the app: every failure shows a page and stores nothing; reinstalls update in place;
+//! rotating tokens are refreshed once.
+
+use entity::{oauth_state, workspace};
+use reqwest::header::COOKIE;
+use sea_orm::{EntityTrait, PaginatorTrait};
+use sonar_slack::domain::types::{ChannelId, ProjectKey, TeamId};
+use sonar_slack::store::catalog;
+use sonar_slack::testing::fake_slack::InstallGrant;
+
+use super::helpers::databases;
+use super::slack_world::*;
+
+#[tokio::test]
+async fn failed_installs_show_a_page_and_store_nothing() {
+    for db in databases().await {
+        let fakes = Fakes::start();
+        let (app, _) = spawn(&db, &fakes).await;
+        fakes
+            .slack
+            .set_redirect_uri(&format!("{}/slack/oauth/callback", app.base));
+        let b = browser();
+        let start = |b: reqwest::Client| {
+            let base = app.base.clone();
+            async move {
+                let res = b
+                    .get(format!("{base}/slack/install"))
+                    .send()
+                    .await
+                    .expect("install");
+                let cookie = cookie_of(&res, "sonar_slack_install");
+                let loc = res.headers()["location"].to_str().expect("loc").to_owned();
+                let url = reqwest::Url::parse(&loc).expect("url");
+                assert!(
+                    url.query_pairs()
+                        .any(|(k, v)| k == "scope" && v.contains("chat:write")),
+                    "{loc}"
+                );
+                let state = url
+                    .query_pairs()
+                    .find(|(k, _)| k == "state")
+                    .expect("state")
+                    .1
+                    .into_owned();
+                (cookie, state)
+            }
+        };
+        let callback = |q: Vec<(&'static str, String)>, cookie: Option<String>| {
+            let (b, base) = (b.clone(), app.base.clone());
+            async move {
+                let mut req = b.get(format!("{base}/slack/oauth/callback")).query(&q);
+                if let Some(c) = cookie {
+                    req = req.header(COOKIE, c);
+                }
+                let res = req.send().await.expect("callback");
+                (res.status().as_u16(), res.text().await.expect("page"))
+            }
+        };
+        // Cancelled in Slack.
+        let (cookie, state) = start(b.clone()).await;
+        let (status, page) = callback(
+            vec![("error", "access_denied".into()), ("state", state)],
+            Some(cookie),
+        )
+        .await;
+        assert_eq!(status, 400);
+        assert!(
+            page.contains("cancelled") && page.contains("Nothing was stored"),
+            "{page}"
+        );
+        // A state never issued, and one without its browser cookie.
+        let (status, page) = callback(
+            vec![
+                ("code", "code-install-1".into()),
+                ("state", "forged".into()),
+            ],
+            None,
+        )
+        .await;
+        assert_eq!(status, 400);
+        assert!(page.contains("already used, or was not issued"), "{page}");
+        let (_, state) = start(b.clone()).await;
+        let (status, page) = callback(
+            vec![("code", "code-install-1".into()), ("state", state.clone())],
+            None,
+        )
+        .await;
+        assert_eq!(status, 400);
+        assert!(page.contains("another browser"), "{page}");
+        // That state is used up even though it failed.
+        let (status, _) = callback(
+            vec![("code", "code-install-1".into()), ("state", state)],
+            None,
+        )
+        .await;
+        assert_eq!(status, 400);
+        // Slack says ok:false.
+        let (cookie, state) = start(b.clone()).await;
+        let (status, page) = callback(
+            vec![("code", "no-such-code".into()), ("state", state)],
+            Some(cookie),
+        )
+        .await;
+        assert_eq!(status, 502);
+        assert!(
+            page.contains("invalid_code") && page.contains("Nothing was stored"),
+            "{page}"
+        );
+        // No state at all.
+        let (status, _) = callback(vec![("code", "code-install-1".into())], None).await;
+        assert_eq!(status, 400);
+        assert_eq!(
+            workspace::Entity::find().count(&app.db).await.expect("db"),
+            0
+        );
+        assert_eq!(
+            oauth_state::Entity::find()
+                .count(&app.db)
+                .await
+                .expect("db"),
+            0,
+            "every state is single-use"
+        );
+        // And a good one, twice: the reinstall updates the workspace in place.
+        let (status, _) = install(&app.base, "code-install-1").await;
+        assert_eq!(status, 200);
+        let mut grant = InstallGrant::team(APP_TEAM, "xoxb-second-token");
+        grant.team_name = Some("Acme Renamed".into());
+        fakes.slack.add_install("code-install-2", grant);
+        let (status, _) = install(&app.base, "code-install-2").await;
+        assert_eq!(status, 200);
+        let all = workspace::Entity::find().all(&app.db).await.expect("db");
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].team_name.as_deref(), Some("Acme Renamed"));
+        app.stop().await;
+        fakes.stop();
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn rotating_bot_tokens_are_refreshed_once_before_they_expire() {
+    for db in databases().await {
+        let fakes = Fakes::start();
+        let (app, conn) = spawn(&db, &fakes).await;
+        let mut grant = InstallGrant::team(APP_TEAM, "xoxe.xoxb-rotating-1");
+        grant.rotation = true;
+        fakes.slack.add_install("code-rotating", grant);
+        // Shorter than the refresh margin (5 min): the first post must refresh first.
+        fakes.slack.set_token_lifetime(60);
+        fakes
+            .slack
+            .set_redirect_uri(&format!("{}/slack/oauth/callback", app.base));
+        let (status, _) = install(&app.base, "code-rotating").await;
+        assert_eq!(status, 200);
+        let ws = app_workspace(&app).await;
+        assert!(ws.refresh_token_sealed.is_some() && ws.token_expires_at.is_some());
+        for channel in ["C0ROTATE01", "C0ROTATE02", "C0ROTATE03"] {
+            catalog::subscribe(
+                &app.db,
+                &TeamId::parse(APP_TEAM).expect("team"),
+                &ChannelId::parse(channel).expect("channel"),
+                conn,
+                &ProjectKey::parse(PROJECT_A).expect("key"),
+                None,
+            )
+            .await
+            .expect("subscribe");
+        }
+        // The installed token expires within the refresh margin; refreshed ones last 12 h.
+        fakes.slack.set_token_lifetime(43_200);
+        // A first status, so that the next failing analysis notifies.
+        let first = webhook(&app.base, &fakes.sonar.url(), PROJECT_A, false, 29).await;
+        assert_eq!(first["decision"], "first_status", "{first}");
+        let report = webhook(&app.base, &fakes.sonar.url(), PROJECT_A, true, 30).await;
+        assert_eq!(report["channels"], 3, "{report}");
+        if let Err(e) = fakes.slack.wait_for_messages(3, super::helpers::WAIT).await {
+            panic!(
+                "{e}; deliveries: {:?}; oauth: {:?}",
+                app.deliveries().await,
+                fakes.slack.oauth_calls()
+            );
+        }
+        let refreshes: Vec<_> = fakes
+            .slack
+            .oauth_calls()
+            .into_iter()
+            .filter(|c| c.grant_type.as_deref() == Some("refresh_token"))
+            .collect();
+        assert_eq!(
+            refreshes.len(),
+            1,
+            "one refresh for three channels at once: {refreshes:?}"
+        );
+        assert!(refreshes.iter().all(|c| c.error.is_none()));
+        let after = app_workspace(&app).await;
+        assert_ne!(
+            after.refresh_token_sealed, ws.refresh_token_sealed,
+            "the new pair is stored"
+        );
+        app.stop().await;
+        fakes.stop();
+        db.cleanup().await;
+    }
+}
