@@ -1,9 +1,11 @@
 //! Our Slack signature check against an independent oracle: PyPI `slack_sdk`'s
 //! `SignatureVerifier`, driven by `tests/oracle/slack_signatures.py` with random cases.
 //!
-//! The interpreter is `$SONAR_SLACK_TEST_PYTHON` (default `python3`). Without it or without
-//! `slack_sdk` the test is skipped with a notice, unless `$SONAR_SLACK_TEST_REQUIRE_ORACLE` is set
-//! (CI sets it), in which case it fails.
+//! The interpreter is `$SONAR_SLACK_TEST_PYTHON`; by default the test sets up
+//! `target/oracle-venv` itself (`python3 -m venv`, then `pip install slack_sdk`, as `.ci/run` does),
+//! so `cargo test` needs no manual step. When that cannot be done (no Python, no network) the test
+//! is skipped with a notice, unless `$SONAR_SLACK_TEST_REQUIRE_ORACLE` is set (CI sets it), in which
+//! case it fails.
 
 use std::io::Write;
 use std::process::Command;
@@ -52,10 +54,65 @@ fn unavailable(why: &str) {
     ));
 }
 
+/// The pinned oracle, as in `.ci/run`.
+const SLACK_SDK: &str = "slack_sdk==3.48.0";
+
+/// `$SONAR_SLACK_TEST_PYTHON`, else `target/oracle-venv`'s Python, created with `slack_sdk` if needed.
+fn oracle_python() -> Result<String, String> {
+    if let Ok(python) = std::env::var("SONAR_SLACK_TEST_PYTHON") {
+        return Ok(python);
+    }
+    let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/target/oracle-venv");
+    let python = format!("{venv}/bin/python");
+    let has_sdk = || {
+        Command::new(&python)
+            .args(["-c", "import slack_sdk"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if has_sdk() {
+        return Ok(python);
+    }
+    notice(&format!(
+        "signature_oracle: setting up {venv} with {SLACK_SDK}"
+    ));
+    let run = |cmd: &mut Command| -> Result<(), String> {
+        let out = cmd
+            .output()
+            .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{cmd:?} failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+        }
+    };
+    if !std::path::Path::new(&python).exists() {
+        run(Command::new("python3").args(["-m", "venv", venv]))?;
+    }
+    let pip = format!("{venv}/bin/pip");
+    run(Command::new(&pip).args([
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        SLACK_SDK,
+    ]))?;
+    if has_sdk() {
+        Ok(python)
+    } else {
+        Err(format!("{SLACK_SDK} did not install into {venv}"))
+    }
+}
+
 #[test]
 fn verify_slack_agrees_with_slack_sdk() {
-    let python = std::env::var("SONAR_SLACK_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-    let seed = std::env::var("SONAR_SLACK_ORACLE_SEED")
+    let python = match oracle_python() {
+        Ok(p) => p,
+        Err(why) => return unavailable(&why),
+    };
+    let seed = std::env::var("SONAR_SLACK_TEST_ORACLE_SEED")
         .ok()
         .and_then(|s| s.parse::<u64>().ok())
         .unwrap_or(DEFAULT_SEED);
