@@ -156,20 +156,21 @@ impl Application {
         let instance = shared.instance_id.clone();
         let shared_for_stop = shared.clone();
         let registry = Registry::new(shared).start();
+        let state_app = Arc::new(SlackApp {
+            signing_secret: settings.slack_signing_secret.clone(),
+            oauth,
+            command: settings.slack_command.clone(),
+            public_base,
+            keep_subscriptions_on_uninstall: settings.keep_subscriptions_on_uninstall,
+            ack_budget: std::time::Duration::from_millis(settings.slack_ack_budget_ms),
+        });
         let state = AppState {
             db: db.clone(),
             sealer,
             registry: registry.clone(),
             counters,
             shared: shared_for_stop.clone(),
-            app: Arc::new(SlackApp {
-                signing_secret: settings.slack_signing_secret.clone(),
-                oauth,
-                command: settings.slack_command.clone(),
-                public_base,
-                keep_subscriptions_on_uninstall: settings.keep_subscriptions_on_uninstall,
-                ack_budget: std::time::Duration::from_millis(settings.slack_ack_budget_ms),
-            }),
+            app: state_app.clone(),
             sonar: SonarClient::new(settings.sonar_timeout())
                 .context("cannot build the SonarQube HTTP client")?,
         };
@@ -180,8 +181,13 @@ impl Application {
         })
         .listen(listener)?
         .run();
+        let slack_app = match (&state_app.oauth, &state_app.signing_secret) {
+            (Some(_), Some(_)) => format!("Slack app ready: install at {}/slack/install", state_app.public_base),
+            (None, Some(_)) => "Slack app: commands and events on; set SONAR_SLACK_SLACK_CLIENT_ID and _CLIENT_SECRET to enable /slack/install".into(),
+            (_, None) => "Slack app off: set SONAR_SLACK_SLACK_SIGNING_SECRET (and the client id and secret) to enable it".into(),
+        };
         let banner = format!(
-            "sonar-slack is listening on http://{address} (Slack API {}, instance {instance})",
+            "sonar-slack is listening on http://{address} (Slack API {}, instance {instance}); {slack_app}",
             settings.slack_api_url
         );
         Ok(Self {

@@ -128,12 +128,18 @@ pub async fn workspace(
     workspace::Entity::find_by_id(team.to_owned()).one(db).await
 }
 
-/// Deletes a workspace and its subscriptions; what was still pending for it fails with that reason.
+/// Deletes a workspace, its subscriptions and its users' links; what was still pending for it fails
+/// with that reason.
 pub async fn remove_workspace(db: &impl ConnectionTrait, team: &TeamId) -> Result<bool, DbErr> {
     let of_team = Condition::all().add(delivery::Column::TeamId.eq(team.as_str()));
     deliveries::fail_pending(db, of_team, "the workspace was removed").await?;
     subscription::Entity::delete_many()
         .filter(subscription::Column::TeamId.eq(team.as_str()))
+        .exec(db)
+        .await?;
+    // Its users' linked accounts (and their sealed SonarQube tokens) go with it.
+    entity::user_link::Entity::delete_many()
+        .filter(entity::user_link::Column::TeamId.eq(team.as_str()))
         .exec(db)
         .await?;
     Ok(workspace::Entity::delete_by_id(team.as_str().to_owned())
