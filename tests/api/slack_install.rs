@@ -6,7 +6,7 @@ use reqwest::header::COOKIE;
 use sea_orm::{EntityTrait, PaginatorTrait};
 use sonar_slack::domain::types::{ChannelId, ProjectKey, TeamId};
 use sonar_slack::store::catalog;
-use sonar_slack::testing::fake_slack::InstallGrant;
+use sonar_slack::testing::fake_slack::{InstallGrant, Scripted};
 
 use super::helpers::databases;
 use super::slack_world::*;
@@ -198,6 +198,57 @@ async fn rotating_bot_tokens_are_refreshed_once_before_they_expire() {
             after.refresh_token_sealed, ws.refresh_token_sealed,
             "the new pair is stored"
         );
+        app.stop().await;
+        fakes.stop();
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn token_expired_from_slack_refreshes_and_sends_once_more() {
+    for db in databases().await {
+        let fakes = Fakes::start();
+        let (app, conn) = spawn(&db, &fakes).await;
+        let mut grant = InstallGrant::team(APP_TEAM, "xoxe.xoxb-rotating-2");
+        grant.rotation = true;
+        fakes.slack.add_install("code-rotating", grant);
+        fakes
+            .slack
+            .set_redirect_uri(&format!("{}/slack/oauth/callback", app.base));
+        assert_eq!(install(&app.base, "code-rotating").await.0, 200);
+        catalog::subscribe(
+            &app.db,
+            &TeamId::parse(APP_TEAM).expect("team"),
+            &ChannelId::parse(CHANNEL).expect("channel"),
+            conn,
+            &ProjectKey::parse(PROJECT_A).expect("key"),
+            None,
+        )
+        .await
+        .expect("subscribe");
+        // Slack says the (12 h) token has expired anyway, e.g. after a clock jump.
+        fakes
+            .slack
+            .script(CHANNEL, [Scripted::Error("token_expired".into())]);
+        webhook(&app.base, &fakes.sonar.url(), PROJECT_A, false, 40).await;
+        let report = webhook(&app.base, &fakes.sonar.url(), PROJECT_A, true, 41).await;
+        assert_eq!(report["channels"], 1, "{report}");
+        let posted = fakes
+            .slack
+            .wait_for_messages(1, super::helpers::WAIT)
+            .await
+            .expect("sent again with the new token");
+        assert_eq!(posted.len(), 1);
+        let refreshes = fakes
+            .slack
+            .oauth_calls()
+            .into_iter()
+            .filter(|c| c.grant_type.as_deref() == Some("refresh_token"))
+            .count();
+        assert_eq!(refreshes, 1);
+        let settled = app.settled().await;
+        assert_eq!(settled[0].status, "sent");
+        assert_eq!(app_workspace(&app).await.status, "active");
         app.stop().await;
         fakes.stop();
         db.cleanup().await;
