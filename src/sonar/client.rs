@@ -1,4 +1,6 @@
-//! [`SonarClient`]: the HTTP calls to SonarQube's Web API (Bearer user token, GET, bounded time).
+//! [`SonarClient`]: the HTTP calls to SonarQube's Web API (GET, bounded time). The user token goes
+//! as `Bearer` (SonarQube 10+ and Cloud); when that is not understood (a 401, or an anonymous
+//! `users/current` on older servers) the call is made once more with the token as Basic login.
 
 use std::error::Error as _;
 use std::time::Duration;
@@ -35,15 +37,27 @@ impl SonarClient {
         token: &SecretString,
     ) -> Result<SonarUser, SonarError> {
         let endpoint = "api/users/current";
+        let read = |status, body: &str| {
+            Reply {
+                server: base.as_str(),
+                endpoint,
+                status,
+                body,
+            }
+            .current_user()
+            .map_err(|e| e.redacted(token.expose_secret()))
+        };
         let (status, body) = self.get(base, token, endpoint, &[]).await?;
-        Reply {
-            server: base.as_str(),
-            endpoint,
-            status,
-            body: &body,
+        match read(status, &body) {
+            // Servers before 10.0 ignore Bearer and answer as to an anonymous caller.
+            Err(SonarError::TokenRejected {
+                anonymous: true, ..
+            }) if !token.expose_secret().trim().is_empty() => {
+                let (status, body) = self.get_basic(base, token, endpoint, &[]).await?;
+                read(status, &body)
+            }
+            other => other,
         }
-        .current_user()
-        .map_err(|e| e.redacted(token.expose_secret()))
     }
 
     /// GET `{base}/api/components/show?component=<key>`: whether the token's user may Browse it.
@@ -111,6 +125,38 @@ impl SonarClient {
             request.bearer_auth(secret)
         };
         let response = request.send().await.map_err(unreachable)?;
+        let status = response.status().as_u16();
+        let body = response.text().await.map_err(unreachable)?;
+        if status == 401 && !secret.trim().is_empty() {
+            return self.get_basic(base, token, endpoint, query).await;
+        }
+        Ok((status, body))
+    }
+
+    /// The same call with the token as Basic login and an empty password (SonarQube before 10.0).
+    async fn get_basic(
+        &self,
+        base: &ServerUrl,
+        token: &SecretString,
+        endpoint: &str,
+        query: &[(&str, &str)],
+    ) -> Result<(u16, String), SonarError> {
+        let url = format!("{}/{endpoint}", base.as_str());
+        let unreachable = |err: reqwest::Error| {
+            SonarError::Unreachable {
+                server: base.as_str().to_owned(),
+                what: self.describe(endpoint, &err),
+            }
+            .redacted(token.expose_secret())
+        };
+        let response = self
+            .http
+            .get(url)
+            .query(query)
+            .basic_auth(token.expose_secret(), Some(""))
+            .send()
+            .await
+            .map_err(unreachable)?;
         let status = response.status().as_u16();
         let body = response.text().await.map_err(unreachable)?;
         Ok((status, body))

@@ -262,3 +262,19 @@ async fn not_sonarqube_and_unusable_urls() {
     assert!(error.to_string().contains("cannot be used"), "{error}");
     assert_no_token(&error);
 }
+
+#[tokio::test]
+async fn servers_before_10_get_the_token_as_basic_login() {
+    let s = setup();
+    s.sonar.set_basic_only(true);
+    let user = s.client.current_user(&s.base, &s.token).await;
+    assert_eq!(user.map(|u| u.login), Ok("ada".to_owned()));
+    let access = s.client.component(&s.base, &s.token, &key("org:svc")).await;
+    assert!(matches!(access, Ok(Access::Browse { .. })), "{access:?}");
+    let bad = SecretString::from("squ_wrong");
+    let user = s.client.current_user(&s.base, &bad).await;
+    assert!(
+        matches!(user, Err(SonarError::TokenRejected { .. })),
+        "{user:?}"
+    );
+}

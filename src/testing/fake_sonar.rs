@@ -49,6 +49,8 @@ struct State {
     browse: HashSet<(String, String)>,
     delay: Duration,
     down: bool,
+    /// Like SonarQube before 10.0: `Bearer` is not understood, so such callers are anonymous.
+    basic_only: bool,
     requests: Vec<SonarRequest>,
 }
 
@@ -131,6 +133,11 @@ impl FakeSonar {
     /// Every answer waits this long first.
     pub fn set_delay(&self, delay: Duration) {
         self.lock().delay = delay;
+    }
+
+    /// Acts as SonarQube before 10.0: only Basic `<token>:` authenticates; Bearer is ignored.
+    pub fn set_basic_only(&self, basic_only: bool) {
+        self.lock().basic_only = basic_only;
     }
 
     /// While down, everything gets HTTP 503 with an HTML page, like a server in maintenance.
@@ -287,6 +294,9 @@ fn caller(req: &HttpRequest, state: &State) -> Caller {
     };
     let credentials = credentials.trim();
     let token = if scheme.eq_ignore_ascii_case("bearer") {
+        if state.basic_only {
+            return Caller::Anonymous;
+        }
         Some(credentials.to_owned())
     } else if scheme.eq_ignore_ascii_case("basic") {
         let decoded = STANDARD.decode(credentials).ok();
