@@ -284,6 +284,18 @@ impl Settings {
                 self.slack_ack_budget_ms
             )));
         }
+        if let Some(url) = &self.public_url
+            && url.contains(['?', '#'])
+        {
+            return Err(ConfigError(format!(
+                "public_url must be a base URL without ?query or #fragment, such as https://sonar-slack.example.com/sonar, not {url:?}"
+            )));
+        }
+        if self.slack_app_name.trim().is_empty() || self.bot_scopes().is_empty() {
+            return Err(ConfigError(
+                "slack_app_name and slack_bot_scopes must not be empty (Slack refuses such a manifest)".into(),
+            ));
+        }
         if self.sonar_timeout_secs == 0 {
             return Err(ConfigError("sonar_timeout_secs must be at least 1".into()));
         }

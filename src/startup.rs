@@ -181,6 +181,12 @@ impl Application {
         })
         .listen(listener)?
         .run();
+        if settings.public_url.is_none() && settings.slack_signing_secret.is_some() {
+            tracing::warn!(
+                public_base = %state_app.public_base,
+                "SONAR_SLACK_PUBLIC_URL is not set: install redirects and linking links point at the listening address, which Slack and browsers elsewhere cannot reach"
+            );
+        }
         let slack_app = match (&state_app.oauth, &state_app.signing_secret) {
             (Some(_), Some(_)) => format!("Slack app ready: install at {}/slack/install", state_app.public_base),
             (None, Some(_)) => "Slack app: commands and events on; set SONAR_SLACK_SLACK_CLIENT_ID and _CLIENT_SECRET to enable /slack/install".into(),

@@ -269,9 +269,10 @@ pub fn manifest(settings: &Settings, public_url: Option<&str>) -> anyhow::Result
     };
     if !(base.starts_with("https://") || base.starts_with("http://"))
         || base.contains(char::is_whitespace)
+        || base.contains(['?', '#'])
     {
         bail!(
-            "--public-url must be an http(s) URL such as https://sonar-slack.example.com, not {base:?}"
+            "--public-url must be an http(s) base URL (no ?query or #fragment) such as https://sonar-slack.example.com, not {base:?}"
         );
     }
     if !base.starts_with("https://") {

@@ -19,6 +19,7 @@ use crate::domain::types::ServerUrl;
 use crate::sonar::SonarError;
 use crate::store::onetime::{self, LinkProblem};
 use crate::store::{catalog, links};
+use entity::link_token;
 
 const CSRF_COOKIE: &str = "sonar_slack_csrf";
 const MAX_FORM: usize = 16 * 1024;
@@ -29,7 +30,7 @@ pub async fn form(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     match usable(&state, &token).await {
-        Ok(()) => show_form(&req, &state, &token, None, None, StatusCode::OK).await,
+        Ok(link) => show_form(&req, &state, &link, None, None, StatusCode::OK).await,
         Err(r) => r,
     }
 }
@@ -50,9 +51,10 @@ pub async fn submit(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    if let Err(r) = usable(&state, &token).await {
-        return r;
-    }
+    let link = match usable(&state, &token).await {
+        Ok(link) => link,
+        Err(r) => return r,
+    };
     let form: Submitted = match read_raw(&req, payload, MAX_FORM, "the linking form").await {
         Ok(body) => match serde_urlencoded::from_bytes(&body) {
             Ok(f) => f,
@@ -65,8 +67,9 @@ pub async fn submit(
             }
         },
         Err(e) => {
+            use actix_web::ResponseError;
             return message(
-                StatusCode::BAD_REQUEST,
+                e.status_code(),
                 "The form could not be read",
                 &e.to_string(),
             );
@@ -88,7 +91,7 @@ pub async fn submit(
         return show_form(
             &req,
             &state,
-            &token,
+            &link,
             Some("Choose one of the listed SonarQube servers."),
             None,
             StatusCode::BAD_REQUEST,
@@ -99,7 +102,7 @@ pub async fn submit(
         return show_form(
             &req,
             &state,
-            &token,
+            &link,
             Some("Paste a SonarQube user token."),
             Some(connection.id),
             StatusCode::BAD_REQUEST,
@@ -116,27 +119,18 @@ pub async fn submit(
     let user = match state.sonar.current_user(&server, &secret).await {
         Ok(u) => u,
         Err(e) => {
-            let status = match e {
-                SonarError::TokenRejected { .. } => StatusCode::BAD_REQUEST,
-                _ => StatusCode::BAD_GATEWAY,
+            let (status, why) = match e {
+                SonarError::TokenRejected { .. } => (
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "SonarQube at {} rejected this token: it is wrong, revoked or expired. Paste a valid user token (My Account → Security).",
+                        connection.server_url
+                    ),
+                ),
+                other => (StatusCode::BAD_GATEWAY, other.to_string()),
             };
-            return show_form(
-                &req,
-                &state,
-                &token,
-                Some(&e.to_string()),
-                Some(connection.id),
-                status,
-            )
-            .await;
+            return show_form(&req, &state, &link, Some(&why), Some(connection.id), status).await;
         }
-    };
-    let Ok(link) = onetime::peek_link_token(&state.db, &token, Utc::now())
-        .await
-        .map_err(log_db)
-        .and_then(|r| r.map_err(|_| ()))
-    else {
-        return gone();
     };
     let sealed = state.sealer.seal(
         secret.expose_secret(),
@@ -175,16 +169,18 @@ pub async fn submit(
             esc(&connection.server_url),
         ),
     );
-    let mut gone = Cookie::build(CSRF_COOKIE, "").path("/connect").finish();
+    let mut gone = Cookie::build(CSRF_COOKIE, "")
+        .path(state.app.cookie_path("/connect"))
+        .finish();
     gone.make_removal();
     let _ = response.add_cookie(&gone);
     response
 }
 
 /// Whether the link can still be used; otherwise the page that says why.
-async fn usable(state: &AppState, token: &str) -> Result<(), HttpResponse> {
+async fn usable(state: &AppState, token: &str) -> Result<link_token::Model, HttpResponse> {
     match onetime::peek_link_token(&state.db, token, Utc::now()).await {
-        Ok(Ok(_)) => Ok(()),
+        Ok(Ok(link)) => Ok(link),
         Ok(Err(LinkProblem::Used)) => Err(message(
             StatusCode::GONE,
             "This link was already used",
@@ -225,7 +221,7 @@ async fn connection_of(state: &AppState, id: &str) -> Option<entity::connection:
 async fn show_form(
     req: &HttpRequest,
     state: &AppState,
-    token: &str,
+    link: &link_token::Model,
     error: Option<&str>,
     chosen: Option<i64>,
     status: StatusCode,
@@ -269,20 +265,30 @@ async fn show_form(
     let error = error
         .map(|e| format!("<p class=\"error\">{}</p>", esc(e)))
         .unwrap_or_default();
+    let workspace = catalog::workspace(&state.db, &link.team_id)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|w| w.team_name)
+        .unwrap_or_else(|| link.team_id.clone());
     let body = format!(
-        "{error}<p>Paste a SonarQube <strong>user token</strong> so sonar-slack can check that you may Browse the projects you subscribe channels to. It is stored encrypted and used for nothing else.</p>\
-<form method=\"post\" action=\"/connect/{token}\" autocomplete=\"off\">\
+        "{error}<p>This links the Slack user <strong>{user}</strong> in <strong>{workspace}</strong> to a SonarQube account. \
+<strong>Only go on if you ran {command} connect yourself just now</strong>; if someone sent you this link, close this page.</p>\
+<p>Paste a SonarQube <strong>user token</strong> so sonar-slack can check that you may Browse the projects you subscribe channels to. It is stored encrypted and used for nothing else.</p>\
+<form method=\"post\" autocomplete=\"off\">\
 <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
 <label for=\"connection\">SonarQube server</label><select id=\"connection\" name=\"connection\">{options}</select>\
 <label for=\"sonar_token\">User token</label><input id=\"sonar_token\" name=\"sonar_token\" type=\"password\" required autocomplete=\"off\" spellcheck=\"false\">\
 <p class=\"hint\">Create one in SonarQube under My Account → Security → Generate Tokens (type: User token).</p>\
 <button type=\"submit\">Link my account</button></form>",
-        token = esc(token),
+        user = esc(&link.slack_user_id),
+        workspace = esc(&workspace),
+        command = esc(&state.app.command),
         csrf = esc(&csrf),
     );
     let mut response = page(status, "Link your SonarQube account", &body);
     let cookie = Cookie::build(CSRF_COOKIE, csrf)
-        .path("/connect")
+        .path(state.app.cookie_path("/connect"))
         .http_only(true)
         .same_site(SameSite::Strict)
         .secure(state.app.secure_cookies())

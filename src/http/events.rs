@@ -54,7 +54,12 @@ pub async fn receive(
     })?;
     match envelope.kind.as_str() {
         "url_verification" => {
-            let challenge = envelope.challenge.unwrap_or_default();
+            let challenge = envelope
+                .challenge
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| {
+                    ApiError::BadRequest("a url_verification without `challenge`".into())
+                })?;
             Ok(HttpResponse::Ok().json(serde_json::json!({ "challenge": challenge })))
         }
         "event_callback" => callback(&req, envelope, &state).await,
@@ -80,6 +85,7 @@ async fn callback(
     let event_id = envelope
         .event_id
         .as_deref()
+        .filter(|id| !id.is_empty())
         .ok_or_else(|| ApiError::BadRequest("an event_callback without `event_id`".into()))?;
     let team = installation_of(&envelope);
     let db_down = |e: sea_orm::DbErr| {

@@ -8,7 +8,6 @@ use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use secrecy::ExposeSecret;
-use serde::Deserialize;
 
 use super::AppState;
 use super::pages::{esc, message, page};
@@ -21,6 +20,8 @@ use crate::store::onetime::{self, StateProblem};
 /// The browser cookie an install `state` is bound to.
 const COOKIE: &str = "sonar_slack_install";
 const STATE_TTL_MINUTES: i64 = 10;
+/// Installs under way at once; more are refused, so the page cannot be used to fill the database.
+const MAX_PENDING_STATES: u64 = 1000;
 
 pub async fn start(state: web::Data<AppState>) -> HttpResponse {
     let Some(oauth) = &state.app.oauth else {
@@ -30,6 +31,18 @@ pub async fn start(state: web::Data<AppState>) -> HttpResponse {
             "Set SONAR_SLACK_SLACK_CLIENT_ID, SONAR_SLACK_SLACK_CLIENT_SECRET and SONAR_SLACK_SLACK_SIGNING_SECRET (from the app's Basic Information page) and SONAR_SLACK_PUBLIC_URL, then restart sonar-slack and open this page again.",
         );
     };
+    match onetime::pending_states(&state.db).await {
+        Ok(n) if n >= MAX_PENDING_STATES => {
+            tracing::warn!(pending = n, "too many installs under way; refusing another");
+            return message(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many installs are under way",
+                "Try again in a few minutes. Nothing was stored.",
+            );
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot count pending installs"),
+    }
     let (nonce, browser) = (random_token(), random_token());
     let ttl = chrono::Duration::minutes(STATE_TTL_MINUTES);
     if let Err(e) = onetime::add_oauth_state(&state.db, &nonce, &browser, ttl).await {
@@ -41,7 +54,7 @@ pub async fn start(state: web::Data<AppState>) -> HttpResponse {
         );
     }
     let cookie = Cookie::build(COOKIE, browser)
-        .path("/slack/oauth")
+        .path(state.app.cookie_path("/slack/oauth"))
         .http_only(true)
         // Lax: the cookie must come back on Slack's top-level redirect to the callback.
         .same_site(SameSite::Lax)
@@ -55,21 +68,38 @@ pub async fn start(state: web::Data<AppState>) -> HttpResponse {
         .finish()
 }
 
-#[derive(Deserialize)]
-pub struct Callback {
+/// What Slack sends back; repeated or unknown parameters are ignored (the first one counts).
+#[derive(Default)]
+struct Callback {
     code: Option<String>,
     state: Option<String>,
     error: Option<String>,
 }
 
-pub async fn callback(
-    req: HttpRequest,
-    query: web::Query<Callback>,
-    state: web::Data<AppState>,
-) -> HttpResponse {
-    let mut response = finish(&req, query.into_inner(), &state).await;
+impl Callback {
+    fn read(query: &str) -> Self {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+        let first = |name: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
+        Self {
+            code: first("code"),
+            state: first("state"),
+            error: first("error"),
+        }
+    }
+}
+
+pub async fn callback(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let query = Callback::read(req.query_string());
+    let mut response = finish(&req, query, &state).await;
     // The cookie has served its purpose, whatever happened.
-    let mut gone = Cookie::build(COOKIE, "").path("/slack/oauth").finish();
+    let mut gone = Cookie::build(COOKIE, "")
+        .path(state.app.cookie_path("/slack/oauth"))
+        .finish();
     gone.make_removal();
     let _ = response.add_cookie(&gone);
     response

@@ -57,6 +57,15 @@ impl SlackApp {
     pub fn secure_cookies(&self) -> bool {
         self.public_base.starts_with("https://")
     }
+
+    /// The public URL's path (`/sonar` behind a proxy that mounts us there, else empty): cookie
+    /// paths must match what browsers see.
+    pub fn cookie_path(&self, path: &str) -> String {
+        let prefix = reqwest::Url::parse(&self.public_base)
+            .map(|u| u.path().trim_end_matches('/').to_owned())
+            .unwrap_or_default();
+        format!("{prefix}{path}")
+    }
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -83,4 +92,38 @@ async fn not_found(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
             req.path()
         ),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SlackApp;
+
+    fn app(public_base: &str) -> SlackApp {
+        SlackApp {
+            signing_secret: None,
+            oauth: None,
+            command: "/sonarqube".into(),
+            public_base: public_base.into(),
+            keep_subscriptions_on_uninstall: true,
+            ack_budget: std::time::Duration::from_secs(2),
+        }
+    }
+
+    #[test]
+    fn cookie_paths_follow_the_public_url_path() {
+        assert_eq!(
+            app("https://x.example.com").cookie_path("/connect"),
+            "/connect"
+        );
+        assert_eq!(
+            app("https://x.example.com/sonar").cookie_path("/connect"),
+            "/sonar/connect"
+        );
+        assert_eq!(
+            app("https://x.example.com/a/b").cookie_path("/slack/oauth"),
+            "/a/b/slack/oauth"
+        );
+        assert!(app("https://x.example.com").secure_cookies());
+        assert!(!app("http://127.0.0.1:8080").secure_cookies());
+    }
 }

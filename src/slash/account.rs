@@ -29,25 +29,13 @@ pub async fn connect(ctx: &Ctx<'_>) -> Reply {
     }
     let url = format!("{}/connect/{token}", ctx.state.app.public_base);
     let mut text = format!(
-        "<{url}|Link your SonarQube account>: open it within {LINK_TTL_MINUTES} minutes and paste a SonarQube user token. The link works once and only for you."
+        "<{url}|Link your SonarQube account>: open it within {LINK_TTL_MINUTES} minutes and paste a SonarQube user token. It works once; don't share it: the account pasted there is linked to your Slack user."
     );
-    if let Ok(existing) = links::links_of(db, &ctx.team, &ctx.inv.user_id).await
-        && !existing.is_empty()
-    {
-        let servers: Vec<String> = existing
-            .iter()
-            .filter_map(|l| {
-                let c = connections.iter().find(|c| c.id == l.connection_id)?;
-                Some(format!(
-                    "{} as {}",
-                    escape_mrkdwn(&c.server_url),
-                    escape_mrkdwn(&l.sonar_login)
-                ))
-            })
-            .collect();
+    let existing = linked_servers(ctx).await;
+    if !existing.is_empty() {
         text.push_str(&format!(
             "\nAlready linked: {}. Linking again replaces that link.",
-            servers.join(", ")
+            escape_mrkdwn(&existing.join(", "))
         ));
     }
     Reply::private(text)
@@ -60,9 +48,15 @@ pub async fn disconnect(ctx: &Ctx<'_>, target: Option<&str>) -> Reply {
         Some(t) => match matching_connections(db, t).await {
             Ok(found) if found.len() == 1 => found.into_iter().next(),
             Ok(found) if found.is_empty() => {
+                let yours = linked_servers(ctx).await;
                 return Reply::private(format!(
-                    "No SonarQube server or organization matches “{}”. `{} connect` shows where you are linked.",
+                    "No SonarQube server or organization matches “{}”. You are linked on: {}. `{} disconnect` alone removes all your links.",
                     escape_mrkdwn(t),
+                    if yours.is_empty() {
+                        "nothing".to_owned()
+                    } else {
+                        escape_mrkdwn(&yours.join(", "))
+                    },
                     ctx.command()
                 ));
             }
@@ -96,4 +90,22 @@ pub async fn disconnect(ctx: &Ctx<'_>, target: Option<&str>) -> Reply {
         )),
         Err(e) => db_trouble(e),
     }
+}
+
+/// "https://sonar.example.com as alice" for each of the user's links.
+async fn linked_servers(ctx: &Ctx<'_>) -> Vec<String> {
+    let db = &ctx.state.db;
+    let (Ok(links), Ok(connections)) = (
+        links::links_of(db, &ctx.team, &ctx.inv.user_id).await,
+        catalog::connections(db).await,
+    ) else {
+        return Vec::new();
+    };
+    links
+        .iter()
+        .filter_map(|l| {
+            let c = connections.iter().find(|c| c.id == l.connection_id)?;
+            Some(format!("{} as {}", c.server_url, l.sonar_login))
+        })
+        .collect()
 }

@@ -34,6 +34,15 @@ pub async fn add_oauth_state(
     .map(|_| ())
 }
 
+/// Install states not yet used or expired.
+pub async fn pending_states(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
+    use sea_orm::PaginatorTrait;
+    oauth_state::Entity::find()
+        .filter(oauth_state::Column::ExpiresAt.gte(Utc::now()))
+        .count(db)
+        .await
+}
+
 /// Why a `state` was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StateProblem {

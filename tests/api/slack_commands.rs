@@ -22,10 +22,24 @@ async fn the_linking_page_checks_the_token_its_form_and_its_link() {
         let slack = SlackSide::new(&app.base);
         let (_, answer) = slack.command(BOB, CHANNEL, "connect", "").await;
         let link = link_in(&answer);
+        // The page says whose link it is, against links passed on by someone else.
+        let page = browser()
+            .get(&link)
+            .send()
+            .await
+            .expect("form")
+            .text()
+            .await
+            .expect("page");
+        assert!(page.contains(BOB) && page.contains("Acme"), "{page}");
+        assert!(
+            page.contains("Only go on if you ran /sonarqube connect yourself"),
+            "{page}"
+        );
         // A wrong token: the form again, with SonarQube's verdict, and the link still works.
         let (status, page) = link_account(&link, conn, "squ_not_a_token").await;
         assert_eq!(status, 400);
-        assert!(page.contains("rejected the token"), "{page}");
+        assert!(page.contains("rejected this token"), "{page}");
         assert!(!page.contains("squ_not_a_token"));
         // An expired token.
         fakes.sonar.add_user("squ_old", "bob", "Bob B.");

@@ -22,6 +22,19 @@ async fn lifecycle_events_url_verification_revoked_tokens_and_reinstall() {
             answer["challenge"],
             "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
         );
+        let (status, _) = slack
+            .event(&json!({"type": "url_verification", "token": "x"}))
+            .await;
+        assert_eq!(status, 400, "no challenge");
+        let mut no_id = event_callback("", json!({"type": "app_uninstalled"}));
+        assert_eq!(slack.event(&no_id).await.0, 400, "an empty event_id");
+        no_id.as_object_mut().map(|o| o.remove("event_id"));
+        assert_eq!(slack.event(&no_id).await.0, 400, "no event_id");
+        assert_eq!(
+            app_workspace(&app).await.status,
+            "active",
+            "nothing was done"
+        );
         let (_, answer) = slack
             .command(ALICE, CHANNEL, "subscribe acme:payments-api", "")
             .await;

@@ -106,9 +106,18 @@ async fn failed_installs_show_a_page_and_store_nothing() {
             page.contains("invalid_code") && page.contains("Nothing was stored"),
             "{page}"
         );
-        // No state at all.
-        let (status, _) = callback(vec![("code", "code-install-1".into())], None).await;
+        // No state at all, and a repeated one: pages, not framework errors.
+        let (status, page) = callback(vec![("code", "code-install-1".into())], None).await;
         assert_eq!(status, 400);
+        assert!(page.contains("<html"), "{page}");
+        let twice = vec![
+            ("code", "code-install-1".into()),
+            ("state", "a".into()),
+            ("state", "b".into()),
+        ];
+        let (status, page) = callback(twice, None).await;
+        assert_eq!(status, 400);
+        assert!(page.contains("<html"), "{page}");
         assert_eq!(
             workspace::Entity::find().count(&app.db).await.expect("db"),
             0
