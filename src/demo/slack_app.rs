@@ -84,6 +84,10 @@ pub async fn run(failed: &str) -> anyhow::Result<()> {
         manifest["settings"]["event_subscriptions"]["bot_events"]
     );
     println!(
+        "   interactivity {}",
+        manifest["settings"]["interactivity"]["request_url"]
+    );
+    println!(
         "   bot scopes    {}",
         manifest["oauth_config"]["scopes"]["bot"]
     );
