@@ -13,6 +13,8 @@ pub struct SlackSide {
     pub client: reqwest::Client,
     signing_secret: String,
     team_id: String,
+    /// Set for an organization-wide (Enterprise Grid) install.
+    enterprise_id: Option<String>,
 }
 
 /// A browser: no redirects followed, cookies handled by hand.
@@ -30,7 +32,14 @@ impl SlackSide {
             client: browser(),
             signing_secret: signing_secret.to_owned(),
             team_id: team_id.to_owned(),
+            enterprise_id: None,
         }
+    }
+
+    /// Commands come from a workspace of this Enterprise Grid organization, installed org-wide.
+    pub fn org_wide(mut self, enterprise_id: &str) -> Self {
+        self.enterprise_id = Some(enterprise_id.to_owned());
+        self
     }
 
     /// Posts `body` to `path`, signed as if sent `skew` seconds from now.
@@ -61,6 +70,10 @@ impl SlackSide {
         text: &str,
         response_url: &str,
     ) -> Vec<u8> {
+        let (enterprise, org_wide) = match &self.enterprise_id {
+            Some(e) => (e.as_str(), "true"),
+            None => ("", "false"),
+        };
         serde_urlencoded::to_string([
             ("token", "deprecated-verification-token"),
             ("team_id", self.team_id.as_str()),
@@ -72,7 +85,8 @@ impl SlackSide {
             ("command", "/sonarqube"),
             ("text", text),
             ("api_app_id", "AFAKEAPP"),
-            ("is_enterprise_install", "false"),
+            ("enterprise_id", enterprise),
+            ("is_enterprise_install", org_wide),
             ("response_url", response_url),
             ("trigger_id", "13345224609.738474920.8088930838d88f008e0"),
         ])

@@ -10,6 +10,7 @@ use sonar_slack::testing::fake_slack::{InstallGrant, Scripted};
 
 use super::helpers::databases;
 use super::slack_world::*;
+use sonar_slack::testing::slack_side;
 
 #[tokio::test]
 async fn failed_installs_show_a_page_and_store_nothing() {
@@ -258,6 +259,50 @@ async fn token_expired_from_slack_refreshes_and_sends_once_more() {
         let settled = app.settled().await;
         assert_eq!(settled[0].status, "sent");
         assert_eq!(app_workspace(&app).await.status, "active");
+        app.stop().await;
+        fakes.stop();
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn an_organization_wide_install_serves_the_workspaces_of_its_organization() {
+    const ORG: &str = "E0ORG00001";
+    for db in databases().await {
+        let fakes = Fakes::start();
+        let (app, conn) = spawn(&db, &fakes).await;
+        fakes
+            .slack
+            .add_install("code-org", InstallGrant::enterprise(ORG, "xoxb-org-wide"));
+        fakes
+            .slack
+            .set_redirect_uri(&format!("{}/slack/oauth/callback", app.base));
+        assert_eq!(install(&app.base, "code-org").await.0, 200);
+        let ws = workspace::Entity::find().all(&app.db).await.expect("db");
+        assert_eq!(ws.len(), 1);
+        assert_eq!(ws[0].team_id, ORG, "keyed by the enterprise");
+        assert_eq!(ws[0].enterprise_id.as_deref(), Some(ORG));
+        // A command from one of the organization's workspaces finds that installation.
+        let slack = slack_side::SlackSide::new(&app.base, SIGNING_SECRET, APP_TEAM).org_wide(ORG);
+        let (_, answer) = slack
+            .command(ALICE, CHANNEL, "connect", "")
+            .await
+            .expect("connect");
+        let (status, _) = link_account(&link_in(&answer), conn, ALICE_SONAR_TOKEN).await;
+        assert_eq!(status, 200);
+        let (_, answer) = slack
+            .command(ALICE, CHANNEL, "subscribe acme:payments-api", "")
+            .await
+            .expect("subscribe");
+        assert_eq!(answer["response_type"], "in_channel", "{answer}");
+        let report = webhook(&app.base, &fakes.sonar.url(), PROJECT_A, true, 50).await;
+        assert_eq!(report["decision"], "notified", "{report}");
+        let posted = fakes
+            .slack
+            .wait_for_messages(1, super::helpers::WAIT)
+            .await
+            .expect("posted with the organization's token");
+        assert_eq!(posted[0].team_id, ORG);
         app.stop().await;
         fakes.stop();
         db.cleanup().await;
