@@ -33,6 +33,10 @@ pub struct Counters {
     pub slack_rate_limited: AtomicU64,
     pub slack_ambiguous_failures: AtomicU64,
     pub slack_retries_not_sent: AtomicU64,
+    pub slack_requests_refused: AtomicU64,
+    pub slash_commands: AtomicU64,
+    pub slack_events: AtomicU64,
+    pub installs: AtomicU64,
 }
 
 impl Counters {
@@ -82,6 +86,26 @@ impl Counters {
                 "sonar_slack_slack_retries_not_sent_total",
                 "Retries after a request that never reached Slack.",
                 &self.slack_retries_not_sent,
+            ),
+            (
+                "sonar_slack_slack_requests_refused_total",
+                "Requests claiming to come from Slack refused for their signature (401).",
+                &self.slack_requests_refused,
+            ),
+            (
+                "sonar_slack_slash_commands_total",
+                "Signed slash commands run.",
+                &self.slash_commands,
+            ),
+            (
+                "sonar_slack_slack_events_total",
+                "Events API callbacks handled (retries of handled ones excluded).",
+                &self.slack_events,
+            ),
+            (
+                "sonar_slack_installs_total",
+                "Completed OAuth installs and reinstalls.",
+                &self.installs,
             ),
         ];
         let mut out = String::new();

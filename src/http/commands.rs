@@ -80,6 +80,7 @@ pub async fn receive(
         .take(20)
         .collect();
     tracing::info!(team = %inv.team_id, user = %inv.user_id, channel = %inv.channel_id, %subcommand, "slash command");
+    crate::telemetry::Counters::bump(&state.counters.slash_commands);
     let shared: Arc<AppState> = state.clone().into_inner();
     let (tx, mut rx) = oneshot::channel::<Reply>();
     let late_url = response_url.clone();

@@ -113,6 +113,7 @@ async fn callback(
     slack_events::record(&state.db, event_id, team.as_deref(), &event.kind)
         .await
         .map_err(db_down)?;
+    crate::telemetry::Counters::bump(&state.counters.slack_events);
     Ok(ok("handled"))
 }
 

@@ -189,6 +189,7 @@ async fn finish(req: &HttpRequest, q: Callback, state: &AppState) -> HttpRespons
                 .clone()
                 .or(grant.enterprise_name.clone())
                 .unwrap_or(key.clone());
+            crate::telemetry::Counters::bump(&state.counters.installs);
             tracing::info!(team = %key, "the Slack app was installed");
             let command = esc(&state.app.command);
             page(

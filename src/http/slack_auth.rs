@@ -34,6 +34,7 @@ pub async fn verified_body(
         chrono::Utc::now().timestamp(),
     )
     .map_err(|e| {
+        crate::telemetry::Counters::bump(&state.counters.slack_requests_refused);
         tracing::warn!(error = %e, path = req.path(), "request from Slack refused");
         ApiError::Unauthorized(e.to_string())
     })?;

@@ -211,6 +211,22 @@ pub async fn story(w: &World<'_>) -> String {
     })
     .await;
     assert_eq!(fakes.slack.messages().len(), 1, "nothing more was posted");
+
+    // Operators see it in numbers.
+    let metrics = reqwest::get(format!("{}/metrics", w.base))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    for line in [
+        "sonar_slack_installs_total 1",
+        "sonar_slack_slash_commands_total 6",
+        "sonar_slack_slack_events_total 1",
+        "sonar_slack_slack_requests_refused_total 0",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
     link
 }
 
