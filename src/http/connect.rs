@@ -7,6 +7,7 @@ use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
+use sea_orm::TransactionTrait;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
@@ -136,23 +137,29 @@ pub async fn submit(
         secret.expose_secret(),
         &links::user_token_context(&link.team_id, &link.slack_user_id, connection.id),
     );
-    match onetime::use_link_token(&state.db, &token, Utc::now()).await {
+    // The link is used up only together with the account being linked.
+    let linked = async {
+        let txn = state.db.begin().await?;
+        if !onetime::use_link_token(&txn, &token, Utc::now()).await? {
+            return Ok(false);
+        }
+        links::link(
+            &txn,
+            &link.team_id,
+            &link.slack_user_id,
+            connection.id,
+            &user.login,
+            user.name.as_deref(),
+            sealed,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok::<bool, sea_orm::DbErr>(true)
+    };
+    match linked.await {
         Ok(true) => {}
         Ok(false) => return gone(),
         Err(e) => return unavailable(e),
-    }
-    if let Err(e) = links::link(
-        &state.db,
-        &link.team_id,
-        &link.slack_user_id,
-        connection.id,
-        &user.login,
-        user.name.as_deref(),
-        sealed,
-    )
-    .await
-    {
-        return unavailable(e);
     }
     tracing::info!(team = %link.team_id, user = %link.slack_user_id, login = %user.login, server = %connection.server_url, "SonarQube account linked");
     let command = esc(&state.app.command);
