@@ -185,6 +185,24 @@ const TEXT_SETTINGS: &[&str] = &[
     "slack_app_name",
 ];
 
+/// A base URL browsers and Slack can use: http(s), a host, an optional path, nothing else.
+pub fn check_public_url(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    let host = rest.map(|r| r.split('/').next().unwrap_or_default());
+    let fine = host.is_some_and(|h| !h.is_empty())
+        && !url.contains(char::is_whitespace)
+        && !url.contains(['?', '#']);
+    if fine {
+        Ok(())
+    } else {
+        Err(format!(
+            "must be an http(s) base URL with a host and no ?query or #fragment, such as https://sonar-slack.example.com or https://example.com/sonar, not {url:?}"
+        ))
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("configuration error: {0}")]
 pub struct ConfigError(String);
@@ -284,12 +302,8 @@ impl Settings {
                 self.slack_ack_budget_ms
             )));
         }
-        if let Some(url) = &self.public_url
-            && url.contains(['?', '#'])
-        {
-            return Err(ConfigError(format!(
-                "public_url must be a base URL without ?query or #fragment, such as https://sonar-slack.example.com/sonar, not {url:?}"
-            )));
+        if let Some(url) = &self.public_url {
+            check_public_url(url).map_err(|why| ConfigError(format!("public_url {why}")))?;
         }
         if self.slack_app_name.trim().is_empty() || self.bot_scopes().is_empty() {
             return Err(ConfigError(
@@ -401,6 +415,28 @@ mod tests {
             );
             Ok(())
         });
+    }
+
+    #[test]
+    fn public_urls_need_a_scheme_and_a_host_and_nothing_after_the_path() {
+        for good in [
+            "https://x.example.com",
+            "https://example.com/sonar/",
+            "http://127.0.0.1:8080",
+        ] {
+            assert!(check_public_url(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "https://",
+            "https:///x",
+            "ftp://x",
+            "x.example.com",
+            "https://x/?a=1",
+            "https://x/#f",
+            "https://x y",
+        ] {
+            assert!(check_public_url(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -181,13 +181,20 @@ impl Application {
         })
         .listen(listener)?
         .run();
-        if settings.public_url.is_none() && settings.slack_signing_secret.is_some() {
+        let public_unset = settings.public_url.is_none();
+        if settings.slack_signing_secret.is_some() && (public_unset || !state_app.secure_cookies())
+        {
             tracing::warn!(
                 public_base = %state_app.public_base,
-                "SONAR_SLACK_PUBLIC_URL is not set: install redirects and linking links point at the listening address, which Slack and browsers elsewhere cannot reach"
+                "the Slack app's public URL is {}: Slack calls only https URLs it can reach, and install redirects and linking links point there; set SONAR_SLACK_PUBLIC_URL to the https address",
+                if public_unset { "not set (the listening address is used)" } else { "not https" }
             );
         }
         let slack_app = match (&state_app.oauth, &state_app.signing_secret) {
+            (Some(_), Some(_)) if public_unset => format!(
+                "Slack app configured, but without SONAR_SLACK_PUBLIC_URL its links point at {}",
+                state_app.public_base
+            ),
             (Some(_), Some(_)) => format!("Slack app ready: install at {}/slack/install", state_app.public_base),
             (None, Some(_)) => "Slack app: commands and events on; set SONAR_SLACK_SLACK_CLIENT_ID and _CLIENT_SECRET to enable /slack/install".into(),
             (_, None) => "Slack app off: set SONAR_SLACK_SLACK_SIGNING_SECRET (and the client id and secret) to enable it".into(),

@@ -1,4 +1,5 @@
-//! An Events API delivery already handled, by `event_id`, so Slack's retries are acknowledged only.
+//! An Events API delivery claimed or handled, by `event_id`, so each is handled once and Slack's
+//! retries are only acknowledged.
 
 use sea_orm::entity::prelude::*;
 
@@ -9,7 +10,10 @@ pub struct Model {
     pub event_id: String,
     pub team_id: Option<String>,
     pub event_type: String,
+    /// When claimed by a handler (or claimed again after a crash).
     pub received_at: DateTimeUtc,
+    /// Set once handled; until then a retry waits for the handler, or takes over a stale claim.
+    pub handled_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -93,6 +93,7 @@ impl MigrationTrait for Migration {
                 .col(string_null(SlackEvents::TeamId))
                 .col(string(SlackEvents::EventType))
                 .col(timestamp_with_time_zone(SlackEvents::ReceivedAt))
+                .col(timestamp_with_time_zone_null(SlackEvents::HandledAt))
                 .to_owned(),
         )
         .await
@@ -187,4 +188,5 @@ enum SlackEvents {
     TeamId,
     EventType,
     ReceivedAt,
+    HandledAt,
 }

@@ -267,13 +267,8 @@ pub fn manifest(settings: &Settings, public_url: Option<&str>) -> anyhow::Result
             ),
         },
     };
-    if !(base.starts_with("https://") || base.starts_with("http://"))
-        || base.contains(char::is_whitespace)
-        || base.contains(['?', '#'])
-    {
-        bail!(
-            "--public-url must be an http(s) base URL (no ?query or #fragment) such as https://sonar-slack.example.com, not {base:?}"
-        );
+    if let Err(why) = crate::config::check_public_url(&base) {
+        bail!("--public-url {why}");
     }
     if !base.starts_with("https://") {
         eprintln!(

@@ -50,6 +50,21 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// The subcommand's name, for logs (never the arguments, which may hold anything pasted).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Help => "help",
+            Self::Connect => "connect",
+            Self::Disconnect { .. } => "disconnect",
+            Self::Subscribe { .. } => "subscribe",
+            Self::Unsubscribe { .. } => "unsubscribe",
+            Self::List => "list",
+            Self::Unknown { .. } => "unknown",
+        }
+    }
+}
+
 /// Why a command's arguments were refused. The messages say what to type instead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CommandError {
@@ -242,6 +257,8 @@ fn target_value(token: &str, word: Word) -> Result<String, CommandError> {
     Ok(word.text)
 }
 
+const KEY_RULE: &str = "SonarQube project keys hold only letters, digits, `-`, `_`, `.` and `:`";
+
 fn project_key(token: &str, word: Word) -> Result<ProjectKey, CommandError> {
     if let Some(what) = word.mention {
         return Err(CommandError::BadKey {
@@ -254,6 +271,17 @@ fn project_key(token: &str, word: Word) -> Result<ProjectKey, CommandError> {
             given: word.text,
             why: "it is a URL; give project keys (shown on the project's Project Information \
                   page), and a server URL last or after `on`",
+        });
+    }
+    // SonarQube's own rule for keys; anything else is a typo or a paste gone wrong.
+    if !word
+        .text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
+    {
+        return Err(CommandError::BadKey {
+            given: word.text,
+            why: KEY_RULE,
         });
     }
     ProjectKey::parse(&word.text).map_err(|e| CommandError::BadKey {
@@ -524,7 +552,7 @@ mod tests {
             parse("subscribe \"my proj\""),
             Err(CommandError::BadKey {
                 given: "my proj".into(),
-                why: "it contains spaces or control characters"
+                why: KEY_RULE
             })
         );
     }
@@ -656,8 +684,14 @@ mod tests {
             p("subscribe k <https://sq.example.com/a?x=1&amp;y=2>"),
             sub(&["k"], Some("https://sq.example.com/a?x=1&y=2"))
         );
-        assert_eq!(p("subscribe a&amp;b"), sub(&["a&b"], None));
-        assert_eq!(p("subscribe a&amp;lt;b"), sub(&["a&lt;b"], None));
+        // Unescaped first, then judged: `&` is no key character.
+        assert_eq!(
+            parse("subscribe a&amp;b"),
+            Err(CommandError::BadKey {
+                given: "a&b".into(),
+                why: KEY_RULE
+            })
+        );
     }
 
     #[test]
@@ -689,8 +723,18 @@ mod tests {
     }
 
     #[test]
-    fn non_ascii_keys_pass_through() {
-        assert_eq!(p("subscribe projé✓"), sub(&["projé✓"], None));
+    fn keys_follow_sonarqubes_rule() {
+        assert_eq!(p("subscribe org:svc-a_1.2"), sub(&["org:svc-a_1.2"], None));
+        for bad in ["projé✓", "a`b", "a*b", "a<b"] {
+            assert_eq!(
+                parse(&format!("subscribe {bad}")),
+                Err(CommandError::BadKey {
+                    given: bad.into(),
+                    why: KEY_RULE
+                }),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -70,16 +70,6 @@ pub async fn receive(
     let response_url = form
         .response_url
         .filter(|u| u.starts_with("https://") || u.starts_with("http://"));
-    // Only the subcommand: people paste tokens into the wrong box, and the text is theirs.
-    let subcommand: String = inv
-        .text
-        .split_whitespace()
-        .next()
-        .unwrap_or("help")
-        .chars()
-        .take(20)
-        .collect();
-    tracing::info!(team = %inv.team_id, user = %inv.user_id, channel = %inv.channel_id, %subcommand, "slash command");
     crate::telemetry::Counters::bump(&state.counters.slash_commands);
     let shared: Arc<AppState> = state.clone().into_inner();
     let (tx, mut rx) = oneshot::channel::<Reply>();

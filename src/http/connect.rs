@@ -87,7 +87,16 @@ pub async fn submit(
             "This form was not opened in this browser session (or cookies are blocked). Open the link again and submit from there.",
         );
     }
-    let secret = SecretString::from(form.sonar_token.trim().to_owned());
+    // Pasting picks up spaces, line breaks and invisible characters; tokens have none.
+    let secret = SecretString::from(
+        form.sonar_token
+            .chars()
+            .filter(|c| {
+                !c.is_whitespace()
+                    && !matches!(c, '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}')
+            })
+            .collect::<String>(),
+    );
     let Some(connection) = connection_of(&state, &form.connection).await else {
         return show_form(
             &req,

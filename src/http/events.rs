@@ -7,6 +7,7 @@ use serde::Deserialize;
 use super::AppState;
 use super::error::ApiError;
 use super::slack_auth::verified_body;
+use crate::store::slack_events::Claim;
 use crate::store::{installs, links, slack_events};
 
 #[derive(Deserialize)]
@@ -93,24 +94,31 @@ async fn callback(
             "the database does not answer ({e}); Slack will retry"
         ))
     };
-    // Handled first, recorded after: a crash in between means Slack's retry handles it again,
-    // which is harmless (every handling is idempotent); the other order could lose it.
-    let seen = slack_events::seen(&state.db, event_id)
+    // One handler per event: a retry arriving while the first delivery is handled, or after it,
+    // is only acknowledged. A failed handling gives the claim up for Slack's retry.
+    let claim = slack_events::claim(&state.db, event_id, team.as_deref(), &event.kind)
         .await
         .map_err(db_down)?;
-    if seen {
+    if claim == Claim::Taken {
         let retry = req
             .headers()
             .get("X-Slack-Retry-Num")
             .and_then(|v| v.to_str().ok())
             .unwrap_or("-");
-        tracing::info!(event_id, retry, "event already handled; acknowledged");
+        tracing::info!(
+            event_id,
+            retry,
+            "event already handled or being handled; acknowledged"
+        );
         return Ok(ok("duplicate"));
     }
-    apply(state, team.as_deref(), event)
-        .await
-        .map_err(db_down)?;
-    slack_events::record(&state.db, event_id, team.as_deref(), &event.kind)
+    if let Err(e) = apply(state, team.as_deref(), event).await {
+        if let Err(release) = slack_events::release(&state.db, event_id).await {
+            tracing::warn!(error = %release, "cannot give up the event's claim; a retry takes it over in 30 s");
+        }
+        return Err(db_down(e));
+    }
+    slack_events::handled(&state.db, event_id)
         .await
         .map_err(db_down)?;
     crate::telemetry::Counters::bump(&state.counters.slack_events);

@@ -69,17 +69,41 @@ impl SlackApp {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(health::healthz))
-        .route("/metrics", web::get().to(health::metrics))
-        .route("/webhooks/sonarqube", web::post().to(webhooks::receive))
-        .route("/slack/install", web::get().to(install::start))
-        .route("/slack/oauth/callback", web::get().to(install::callback))
-        .route("/slack/commands", web::post().to(commands::receive))
-        .route("/slack/events", web::post().to(events::receive))
-        .route("/slack/interactions", web::post().to(events::interaction))
-        .route("/connect/{token}", web::get().to(connect::form))
-        .route("/connect/{token}", web::post().to(connect::submit))
-        .default_service(web::to(not_found));
+    // Each path answers its own methods; another method gets 405 with `Allow`.
+    let resource = |path: &'static str, allow: &'static str| {
+        web::resource(path).default_service(web::to(move || method_not_allowed(allow)))
+    };
+    cfg.service(
+        resource("/healthz", "GET, HEAD")
+            .route(web::get().to(health::healthz))
+            .route(web::head().to(health::healthz)),
+    )
+    .service(
+        resource("/metrics", "GET, HEAD")
+            .route(web::get().to(health::metrics))
+            .route(web::head().to(health::metrics)),
+    )
+    .service(resource("/webhooks/sonarqube", "POST").route(web::post().to(webhooks::receive)))
+    .service(resource("/slack/install", "GET").route(web::get().to(install::start)))
+    .service(resource("/slack/oauth/callback", "GET").route(web::get().to(install::callback)))
+    .service(resource("/slack/commands", "POST").route(web::post().to(commands::receive)))
+    .service(resource("/slack/events", "POST").route(web::post().to(events::receive)))
+    .service(resource("/slack/interactions", "POST").route(web::post().to(events::interaction)))
+    .service(
+        resource("/connect/{token}", "GET, POST")
+            .route(web::get().to(connect::form))
+            .route(web::post().to(connect::submit)),
+    )
+    .default_service(web::to(not_found));
+}
+
+async fn method_not_allowed(allow: &'static str) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::MethodNotAllowed()
+        .insert_header((actix_web::http::header::ALLOW, allow))
+        .json(serde_json::json!({
+            "error": "method_not_allowed",
+            "message": format!("this endpoint answers {allow} only"),
+        }))
 }
 
 /// Unknown paths and methods get a JSON answer that lists what exists.

@@ -20,7 +20,7 @@ pub async fn list(ctx: &Ctx<'_>) -> Reply {
     };
     if subs.is_empty() {
         return Reply::private(format!(
-            "This channel has no subscriptions. `{} subscribe <project_key>` adds one.",
+            "This channel has no subscriptions. `{} subscribe &lt;project_key&gt;` adds one.",
             ctx.command()
         ));
     }

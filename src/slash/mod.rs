@@ -41,10 +41,61 @@ impl Reply {
     }
 }
 
+/// Longest answer part, in characters: well within Slack's message limits, and readable.
+const MAX_REPLY_CHARS: usize = 3500;
+
+impl Reply {
+    /// Each part cut at a line boundary to [`MAX_REPLY_CHARS`], saying how much was left out.
+    fn fitted(self) -> Self {
+        Self {
+            public: self.public.map(|t| fit(&t, MAX_REPLY_CHARS)),
+            private: self.private.map(|t| fit(&t, MAX_REPLY_CHARS)),
+        }
+    }
+}
+
+fn fit(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = String::new();
+    let mut used = 0;
+    for (i, line) in lines.iter().enumerate() {
+        let len = line.chars().count() + 1;
+        if used + len > max - 60 {
+            let left = lines.len() - i;
+            if out.is_empty() {
+                out = line.chars().take(max - 60).collect();
+                out.push('…');
+            }
+            out.push_str(&format!(
+                "\n… and {left} more line{} not shown",
+                if left == 1 { "" } else { "s" }
+            ));
+            return out;
+        }
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(line);
+        used += len;
+    }
+    out
+}
+
 /// Runs one slash command. Never fails: every problem becomes a message saying what to do.
 pub async fn run(state: &AppState, inv: &Invocation) -> Reply {
+    run_unfitted(state, inv).await.fitted()
+}
+
+async fn run_unfitted(state: &AppState, inv: &Invocation) -> Reply {
     let cmd = &state.app.command;
-    let parsed = match command::parse(&inv.text) {
+    let parsed = command::parse(&inv.text);
+    // Only the subcommand's name: the text may hold anything pasted, tokens included.
+    let subcommand = parsed.as_ref().map_or("invalid", Command::name);
+    tracing::info!(team = %inv.team_id, user = %inv.user_id, channel = %inv.channel_id, subcommand, "slash command");
+    let parsed = match parsed {
         Ok(c) => c,
         Err(e) => {
             return Reply::private(format!(
@@ -124,4 +175,24 @@ pub(crate) fn db_trouble(e: sea_orm::DbErr) -> Reply {
     Reply::private(
         "Something went wrong on sonar-slack's side (its database did not answer). Nothing was changed; try again in a minute.",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fit;
+
+    #[test]
+    fn long_answers_are_cut_at_lines_and_say_so() {
+        let text: Vec<String> = (0..500)
+            .map(|i| format!("• `project-{i}` on https://sonar – active"))
+            .collect();
+        let cut = fit(&text.join("\n"), 3500);
+        assert!(cut.chars().count() <= 3500, "{}", cut.len());
+        assert!(cut.starts_with("• `project-0`"));
+        assert!(cut.ends_with("more lines not shown"), "{cut}");
+        assert_eq!(fit("short", 3500), "short");
+        let one = "x".repeat(5000);
+        let cut = fit(&one, 3500);
+        assert!(cut.chars().count() <= 3500 && cut.contains('…'));
+    }
 }

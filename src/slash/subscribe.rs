@@ -120,7 +120,7 @@ async fn subscribe_one(ctx: &Ctx<'_>, linked: &[Linked], key: &ProjectKey) -> Ou
     }
     let gate = seed(ctx, l, key).await;
     let label = match name {
-        Some(n) if n != key.as_str() => format!("*{}* ({shown})", escape_mrkdwn(&n)),
+        Some(n) if n != key.as_str() => format!("{} ({shown})", escape_mrkdwn(&n)),
         _ => shown,
     };
     Outcome::Public(format!(

@@ -98,15 +98,19 @@ pub async fn upsert_workspace(
     workspace::Entity::insert(model)
         .on_conflict(
             OnConflict::column(workspace::Column::TeamId)
-                .update_columns([
-                    workspace::Column::TeamName,
-                    workspace::Column::BotTokenSealed,
-                    workspace::Column::Status,
-                    workspace::Column::DisabledReason,
-                    workspace::Column::UpdatedAt,
-                    workspace::Column::RefreshTokenSealed,
-                    workspace::Column::TokenExpiresAt,
-                ])
+                .update_columns(
+                    [
+                        workspace::Column::BotTokenSealed,
+                        workspace::Column::Status,
+                        workspace::Column::DisabledReason,
+                        workspace::Column::UpdatedAt,
+                        workspace::Column::RefreshTokenSealed,
+                        workspace::Column::TokenExpiresAt,
+                    ]
+                    .into_iter()
+                    // Without a new name, the one the install stored stays.
+                    .chain(team_name.map(|_| workspace::Column::TeamName)),
+                )
                 .to_owned(),
         )
         .exec_without_returning(db)

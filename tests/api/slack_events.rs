@@ -35,6 +35,23 @@ async fn lifecycle_events_url_verification_revoked_tokens_and_reinstall() {
             "active",
             "nothing was done"
         );
+        // The same event delivered ten times at once is handled once.
+        let burst = event_callback(
+            "Ev0BURST",
+            json!({"type": "tokens_revoked", "tokens": {"oauth": [BOB], "bot": []}}),
+        );
+        let answers = futures_util::future::join_all((0..10).map(|_| slack.event(&burst))).await;
+        let count = |outcome: &str| {
+            answers
+                .iter()
+                .filter(|(s, a)| *s == 200 && a["outcome"] == outcome)
+                .count()
+        };
+        assert_eq!(
+            (count("handled"), count("duplicate")),
+            (1, 9),
+            "{answers:?}"
+        );
         let (_, answer) = slack
             .command(ALICE, CHANNEL, "subscribe acme:payments-api", "")
             .await;

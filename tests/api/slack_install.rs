@@ -142,6 +142,20 @@ async fn failed_installs_show_a_page_and_store_nothing() {
         let all = workspace::Entity::find().all(&app.db).await.expect("db");
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].team_name.as_deref(), Some("Acme Renamed"));
+        // `workspaces add` without a name replaces the token and keeps the installed name.
+        catalog::upsert_workspace(
+            &app.db,
+            &TeamId::parse(APP_TEAM).expect("team"),
+            None,
+            app.sealer
+                .seal("xoxb-by-hand", &catalog::bot_token_context(APP_TEAM)),
+        )
+        .await
+        .expect("workspaces add");
+        assert_eq!(
+            app_workspace(&app).await.team_name.as_deref(),
+            Some("Acme Renamed")
+        );
         app.stop().await;
         fakes.stop();
         db.cleanup().await;

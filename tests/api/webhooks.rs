@@ -299,6 +299,30 @@ async fn health_and_metrics_answer() {
                 .expect("text")
                 .contains("sonar_slack_webhooks_accepted_total 0")
         );
+        // Load balancers probe with HEAD; a wrong method is told which ones exist.
+        let head = app
+            .client
+            .head(format!("{}/healthz", app.base))
+            .send()
+            .await;
+        assert_eq!(head.expect("head").status(), 200);
+        for (method, path, allow) in [
+            (reqwest::Method::GET, "/slack/commands", "POST"),
+            (reqwest::Method::PUT, "/webhooks/sonarqube", "POST"),
+            (reqwest::Method::POST, "/slack/install", "GET"),
+            (reqwest::Method::DELETE, "/connect/abc", "GET, POST"),
+        ] {
+            let res = app
+                .client
+                .request(method.clone(), format!("{}{path}", app.base))
+                .send()
+                .await
+                .expect("request");
+            assert_eq!(res.status(), 405, "{method} {path}");
+            assert_eq!(res.headers()["allow"], allow, "{method} {path}");
+        }
+        let res = app.client.get(format!("{}/nope", app.base)).send().await;
+        assert_eq!(res.expect("get").status(), 404);
         app.crash().await;
         db.cleanup().await;
     }
