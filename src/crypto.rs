@@ -113,6 +113,25 @@ impl Sealer {
         format!("{PREFIX}{}", B64.encode(out))
     }
 
+    /// [`Sealer::seal`] as URL-safe base64 without prefix or padding, for a query parameter.
+    pub fn seal_for_url(&self, plaintext: &str, context: &str) -> String {
+        let sealed = self.seal(plaintext, context);
+        let raw = sealed.strip_prefix(PREFIX).unwrap_or(&sealed);
+        raw.replace('+', "-")
+            .replace('/', "_")
+            .trim_end_matches('=')
+            .to_owned()
+    }
+
+    /// Opens what [`Sealer::seal_for_url`] made.
+    pub fn open_from_url(&self, sealed: &str, context: &str) -> Result<SecretString, CryptoError> {
+        let mut b64 = sealed.replace('-', "+").replace('_', "/");
+        while !b64.len().is_multiple_of(4) {
+            b64.push('=');
+        }
+        self.open(&format!("{PREFIX}{b64}"), context)
+    }
+
     /// Opens a value sealed with [`Sealer::seal`] under the same `context`.
     pub fn open(&self, sealed: &str, context: &str) -> Result<SecretString, CryptoError> {
         let fail = || CryptoError::Open {
@@ -176,6 +195,26 @@ mod tests {
 
     fn sealer() -> Sealer {
         Sealer::from_base64(&SecretString::from(B64.encode([7u8; 32]))).unwrap()
+    }
+
+    #[test]
+    fn url_sealed_values_are_url_safe_and_open_only_in_their_context() {
+        let s = sealer();
+        for text in ["", "x", "a state with ünïcode", &"long".repeat(100)] {
+            let sealed = s.seal_for_url(text, "ctx");
+            assert!(
+                sealed
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+                "{sealed}"
+            );
+            assert_eq!(
+                s.open_from_url(&sealed, "ctx").unwrap().expose_secret(),
+                text
+            );
+            assert!(s.open_from_url(&sealed, "other").is_err());
+        }
+        assert!(s.open_from_url("garbage!", "ctx").is_err());
     }
 
     #[test]

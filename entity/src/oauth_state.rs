@@ -1,4 +1,5 @@
-//! A pending OAuth install: the hashed `state` and the hash of the browser cookie it is bound to.
+//! An OAuth install state already used (its nonce's digest), kept until the state would expire so
+//! that it works only once. Pending installs store nothing: their state is sealed in the URL.
 
 use sea_orm::entity::prelude::*;
 
@@ -7,7 +8,6 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub state_hash: String,
-    pub browser_hash: String,
     pub expires_at: DateTimeUtc,
     pub created_at: DateTimeUtc,
 }

@@ -1,5 +1,6 @@
 //! The Slack app: installation details and rotating tokens on workspaces, linked SonarQube accounts,
-//! one-time OAuth states and linking tokens, and the Events API inbox used to drop Slack's retries.
+//! used OAuth install states and one-time linking tokens, and the Events API claims that drop
+//! Slack's retries.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -66,7 +67,6 @@ impl MigrationTrait for Migration {
             Table::create()
                 .table(OauthStates::Table)
                 .col(string(OauthStates::StateHash).primary_key())
-                .col(string(OauthStates::BrowserHash))
                 .col(timestamp_with_time_zone(OauthStates::ExpiresAt))
                 .col(timestamp_with_time_zone(OauthStates::CreatedAt))
                 .to_owned(),
@@ -165,7 +165,6 @@ enum UserLinks {
 enum OauthStates {
     Table,
     StateHash,
-    BrowserHash,
     ExpiresAt,
     CreatedAt,
 }

@@ -3,6 +3,7 @@
 pub mod command;
 pub mod decision;
 pub mod delivery;
+pub mod install_state;
 pub mod message;
 pub mod metrics;
 pub mod signature;

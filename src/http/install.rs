@@ -1,6 +1,7 @@
-//! OAuth v2 install: `GET /slack/install` sends the installer to Slack with a one-time `state`
-//! bound to their browser; `GET /slack/oauth/callback` checks it, exchanges the code and stores
-//! the workspace with its tokens sealed. Every failure shows a page and stores nothing.
+//! OAuth v2 install: `GET /slack/install` sends the installer to Slack with a `state` sealed by our
+//! key (random, 10 minutes, bound to a browser cookie; nothing stored); `GET
+//! /slack/oauth/callback` opens and checks it, records it used, exchanges the code and stores the
+//! workspace with its tokens sealed. Every failure shows a page and stores no workspace.
 
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieAge};
 use actix_web::http::StatusCode;
@@ -11,17 +12,18 @@ use secrecy::ExposeSecret;
 
 use super::AppState;
 use super::pages::{esc, message, page};
+use crate::crypto::digest;
 use crate::crypto::random_token;
+use crate::domain::install_state::{InstallState, STATE_TTL_SECS, StateProblem};
 use crate::slack::oauth::Grant;
 use crate::store::catalog;
 use crate::store::installs::{self, Installation};
-use crate::store::onetime::{self, StateProblem};
+use crate::store::onetime;
 
 /// The browser cookie an install `state` is bound to.
 const COOKIE: &str = "sonar_slack_install";
-const STATE_TTL_MINUTES: i64 = 10;
-/// Installs under way at once; more are refused, so the page cannot be used to fill the database.
-const MAX_PENDING_STATES: u64 = 1000;
+/// The associated data of sealed install states.
+const STATE_CONTEXT: &str = "oauth:install_state";
 
 pub async fn start(state: web::Data<AppState>) -> HttpResponse {
     let Some(oauth) = &state.app.oauth else {
@@ -31,38 +33,27 @@ pub async fn start(state: web::Data<AppState>) -> HttpResponse {
             "Set SONAR_SLACK_SLACK_CLIENT_ID, SONAR_SLACK_SLACK_CLIENT_SECRET and SONAR_SLACK_SLACK_SIGNING_SECRET (from the app's Basic Information page) and SONAR_SLACK_PUBLIC_URL, then restart sonar-slack and open this page again.",
         );
     };
-    match onetime::pending_states(&state.db).await {
-        Ok(n) if n >= MAX_PENDING_STATES => {
-            tracing::warn!(pending = n, "too many installs under way; refusing another");
-            return message(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Too many installs are under way",
-                "Try again in a few minutes. Nothing was stored.",
-            );
-        }
-        Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, "cannot count pending installs"),
-    }
-    let (nonce, browser) = (random_token(), random_token());
-    let ttl = chrono::Duration::minutes(STATE_TTL_MINUTES);
-    if let Err(e) = onetime::add_oauth_state(&state.db, &nonce, &browser, ttl).await {
-        tracing::error!(error = %e, "cannot store an install state");
+    // Nothing is stored until the installer comes back: the state is sealed into the URL.
+    let browser = random_token();
+    let claims = InstallState::new(random_token(), digest(&browser), Utc::now().timestamp());
+    let Ok(claims) = serde_json::to_string(&claims) else {
         return message(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Try again in a moment",
-            "The database did not answer, so the install could not start. Nothing was stored.",
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Try again",
+            "The install could not start.",
         );
-    }
+    };
+    let sealed_state = state.sealer.seal_for_url(&claims, STATE_CONTEXT);
     let cookie = Cookie::build(COOKIE, browser)
         .path(state.app.cookie_path("/slack/oauth"))
         .http_only(true)
         // Lax: the cookie must come back on Slack's top-level redirect to the callback.
         .same_site(SameSite::Lax)
         .secure(state.app.secure_cookies())
-        .max_age(CookieAge::minutes(STATE_TTL_MINUTES))
+        .max_age(CookieAge::seconds(STATE_TTL_SECS))
         .finish();
     HttpResponse::Found()
-        .insert_header((LOCATION, oauth.authorize_url(&nonce)))
+        .insert_header((LOCATION, oauth.authorize_url(&sealed_state)))
         .insert_header(("Cache-Control", "no-store"))
         .cookie(cookie)
         .finish()
@@ -125,29 +116,38 @@ async fn finish(req: &HttpRequest, q: Callback, state: &AppState) -> HttpRespons
             "Set SONAR_SLACK_SLACK_CLIENT_ID and SONAR_SLACK_SLACK_CLIENT_SECRET, restart, and install again.",
         );
     };
-    let Some(nonce) = q.state.as_deref().filter(|s| !s.is_empty()) else {
+    let Some(sealed_state) = q.state.as_deref().filter(|s| !s.is_empty()) else {
         return again(
             "This install did not start here",
             "Slack's answer has no state. Installs must start from this service's install page (org-wide installs from Slack's admin pages are not supported).",
         );
     };
-    let browser = req.cookie(COOKIE).map(|c| c.value().to_owned());
-    match onetime::take_oauth_state(&state.db, nonce, browser.as_deref(), Utc::now()).await {
-        Ok(Ok(())) => {}
-        Ok(Err(problem)) => {
-            let why = match problem {
-                StateProblem::Unknown => {
-                    "This approval link was already used, or was not issued by this service."
-                }
-                StateProblem::Expired => "The install took longer than 10 minutes and expired.",
-                StateProblem::OtherBrowser => {
-                    "The install was started in another browser (or its cookie was blocked). Finish it in the browser that started it."
-                }
-            };
-            return again("The install could not be verified", why);
+    let browser = req.cookie(COOKIE).map(|c| digest(c.value()));
+    let claims: Option<InstallState> = state
+        .sealer
+        .open_from_url(sealed_state, STATE_CONTEXT)
+        .ok()
+        .and_then(|json| serde_json::from_str(json.expose_secret()).ok());
+    let Some(claims) = claims else {
+        return again(
+            "The install could not be verified",
+            StateProblem::Unknown.explain(),
+        );
+    };
+    if let Err(problem) = claims.check(browser.as_deref(), Utc::now().timestamp()) {
+        return again("The install could not be verified", problem.explain());
+    }
+    let expires = chrono::DateTime::from_timestamp(claims.expires, 0).unwrap_or_else(Utc::now);
+    match onetime::use_install_nonce(&state.db, &claims.nonce, expires).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return again(
+                "The install could not be verified",
+                StateProblem::Used.explain(),
+            );
         }
         Err(e) => {
-            tracing::error!(error = %e, "cannot check an install state");
+            tracing::error!(error = %e, "cannot record an install state");
             return message(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Try again in a moment",

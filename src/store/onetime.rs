@@ -1,85 +1,41 @@
-//! One-time secrets kept only as SHA-256 digests: OAuth install states (bound to a browser cookie)
-//! and account-linking tokens. Each can be used once, before it expires.
+//! One-time secrets kept only as SHA-256 digests: used OAuth install nonces and account-linking
+//! tokens. Each can be used once, before it expires.
 
 use chrono::{DateTime, Duration, Utc};
 use entity::{link_token, oauth_state};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
 };
 
 use crate::crypto::digest;
 
-/// Remembers an install `state` bound to the browser cookie `browser`.
-pub async fn add_oauth_state(
+/// Records an install state's nonce as used; false if it was used before.
+pub async fn use_install_nonce(
     db: &impl ConnectionTrait,
-    state: &str,
-    browser: &str,
-    ttl: Duration,
-) -> Result<(), DbErr> {
+    nonce: &str,
+    expires_at: DateTime<Utc>,
+) -> Result<bool, DbErr> {
     let now = Utc::now();
-    // Old states are dropped as new installs begin.
+    // A used nonce only matters until its state expires.
     oauth_state::Entity::delete_many()
-        .filter(oauth_state::Column::ExpiresAt.lt(now))
+        .filter(oauth_state::Column::ExpiresAt.lt(now - Duration::minutes(1)))
         .exec(db)
         .await?;
-    oauth_state::ActiveModel {
-        state_hash: Set(digest(state)),
-        browser_hash: Set(digest(browser)),
-        expires_at: Set(now + ttl),
+    let row = oauth_state::ActiveModel {
+        state_hash: Set(digest(nonce)),
+        expires_at: Set(expires_at),
         created_at: Set(now),
-    }
-    .insert(db)
-    .await
-    .map(|_| ())
-}
-
-/// Install states not yet used or expired.
-pub async fn pending_states(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
-    use sea_orm::PaginatorTrait;
-    oauth_state::Entity::find()
-        .filter(oauth_state::Column::ExpiresAt.gte(Utc::now()))
-        .count(db)
-        .await
-}
-
-/// Why a `state` was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StateProblem {
-    /// Never issued, or already used.
-    Unknown,
-    Expired,
-    /// Issued to another browser (or the cookie is gone).
-    OtherBrowser,
-}
-
-/// Uses up an install `state`: it must exist, be unexpired and belong to this browser. It is
-/// deleted whatever the verdict, so it can never be tried twice.
-pub async fn take_oauth_state(
-    db: &impl ConnectionTrait,
-    state: &str,
-    browser: Option<&str>,
-    now: DateTime<Utc>,
-) -> Result<Result<(), StateProblem>, DbErr> {
-    let hash = digest(state);
-    let Some(row) = oauth_state::Entity::find_by_id(hash.clone())
-        .one(db)
-        .await?
-    else {
-        return Ok(Err(StateProblem::Unknown));
     };
-    let deleted = oauth_state::Entity::delete_by_id(hash).exec(db).await?;
-    if deleted.rows_affected != 1 {
-        // Someone else used it between our read and our delete.
-        return Ok(Err(StateProblem::Unknown));
-    }
-    if row.expires_at < now {
-        return Ok(Err(StateProblem::Expired));
-    }
-    match browser {
-        Some(b) if digest(b) == row.browser_hash => Ok(Ok(())),
-        _ => Ok(Err(StateProblem::OtherBrowser)),
-    }
+    let inserted = oauth_state::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(oauth_state::Column::StateHash)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(inserted == 1)
 }
 
 /// Issues a linking token for a Slack user.

@@ -79,7 +79,7 @@ async fn failed_installs_show_a_page_and_store_nothing() {
         )
         .await;
         assert_eq!(status, 400);
-        assert!(page.contains("already used, or was not issued"), "{page}");
+        assert!(page.contains("not issued by this service"), "{page}");
         let (_, state) = start(b.clone()).await;
         let (status, page) = callback(
             vec![("code", "code-install-1".into()), ("state", state.clone())],
@@ -88,13 +88,22 @@ async fn failed_installs_show_a_page_and_store_nothing() {
         .await;
         assert_eq!(status, 400);
         assert!(page.contains("another browser"), "{page}");
-        // That state is used up even though it failed.
-        let (status, _) = callback(
-            vec![("code", "code-install-1".into()), ("state", state)],
-            None,
-        )
-        .await;
-        assert_eq!(status, 400);
+        // A state sealed for another purpose, or tampered with, is not one of ours either.
+        let other = app.sealer.seal_for_url(
+            r#"{"nonce":"n","expires":99999999999,"browser":"b"}"#,
+            "something else",
+        );
+        let mut tampered = state.clone();
+        tampered.replace_range(10..11, if &tampered[10..11] == "A" { "B" } else { "A" });
+        for bad in [other, tampered] {
+            let (status, page) = callback(
+                vec![("code", "code-install-1".into()), ("state", bad)],
+                None,
+            )
+            .await;
+            assert_eq!(status, 400);
+            assert!(page.contains("not issued by this service"), "{page}");
+        }
         // Slack says ok:false.
         let (cookie, state) = start(b.clone()).await;
         let (status, page) = callback(
@@ -123,17 +132,28 @@ async fn failed_installs_show_a_page_and_store_nothing() {
             workspace::Entity::find().count(&app.db).await.expect("db"),
             0
         );
+        // Starting installs stores nothing (the state is sealed into the URL), so the page cannot
+        // be used to fill the database. Only the two verified states that came back above (the
+        // cancelled install and the one Slack refused) are recorded as used.
+        for _ in 0..20 {
+            start(b.clone()).await;
+        }
         assert_eq!(
             oauth_state::Entity::find()
                 .count(&app.db)
                 .await
                 .expect("db"),
-            0,
-            "every state is single-use"
+            2
         );
-        // And a good one, twice: the reinstall updates the workspace in place.
-        let (status, _) = install(&app.base, "code-install-1").await;
-        assert_eq!(status, 200);
+        // A good one; its callback replayed (the same state and cookie) is refused.
+        let (cookie, state) = start(b.clone()).await;
+        let approved = vec![("code", "code-install-1".to_owned()), ("state", state)];
+        let (status, page) = callback(approved.clone(), Some(cookie.clone())).await;
+        assert_eq!(status, 200, "{page}");
+        let (status, page) = callback(approved, Some(cookie)).await;
+        assert_eq!(status, 400);
+        assert!(page.contains("already used"), "{page}");
+        // A reinstall updates the workspace in place.
         let mut grant = InstallGrant::team(APP_TEAM, "xoxb-second-token");
         grant.team_name = Some("Acme Renamed".into());
         fakes.slack.add_install("code-install-2", grant);
