@@ -101,12 +101,41 @@ impl SonarClient {
     }
 
     /// Sends the request and reads the whole answer; only transport failures are errors here.
+    /// A 401 to Bearer is tried once more with Basic (SonarQube before 10.0).
     async fn get(
         &self,
         base: &ServerUrl,
         token: &SecretString,
         endpoint: &str,
         query: &[(&str, &str)],
+    ) -> Result<(u16, String), SonarError> {
+        let (status, body) = self
+            .send(base, token, endpoint, query, Auth::Bearer)
+            .await?;
+        if status == 401 && !token.expose_secret().trim().is_empty() {
+            return self.get_basic(base, token, endpoint, query).await;
+        }
+        Ok((status, body))
+    }
+
+    /// The call with the token as Basic login and an empty password (SonarQube before 10.0).
+    async fn get_basic(
+        &self,
+        base: &ServerUrl,
+        token: &SecretString,
+        endpoint: &str,
+        query: &[(&str, &str)],
+    ) -> Result<(u16, String), SonarError> {
+        self.send(base, token, endpoint, query, Auth::Basic).await
+    }
+
+    async fn send(
+        &self,
+        base: &ServerUrl,
+        token: &SecretString,
+        endpoint: &str,
+        query: &[(&str, &str)],
+        auth: Auth,
     ) -> Result<(u16, String), SonarError> {
         let url = format!("{}/{endpoint}", base.as_str());
         let unreachable = |err: reqwest::Error| {
@@ -119,44 +148,12 @@ impl SonarClient {
         let request = self.http.get(url).query(query);
         // A blank token cannot authenticate; sending none gets SonarQube's anonymous answer.
         let secret = token.expose_secret();
-        let request = if secret.trim().is_empty() {
-            request
-        } else {
-            request.bearer_auth(secret)
+        let request = match auth {
+            _ if secret.trim().is_empty() => request,
+            Auth::Bearer => request.bearer_auth(secret),
+            Auth::Basic => request.basic_auth(secret, Some("")),
         };
         let response = request.send().await.map_err(unreachable)?;
-        let status = response.status().as_u16();
-        let body = response.text().await.map_err(unreachable)?;
-        if status == 401 && !secret.trim().is_empty() {
-            return self.get_basic(base, token, endpoint, query).await;
-        }
-        Ok((status, body))
-    }
-
-    /// The same call with the token as Basic login and an empty password (SonarQube before 10.0).
-    async fn get_basic(
-        &self,
-        base: &ServerUrl,
-        token: &SecretString,
-        endpoint: &str,
-        query: &[(&str, &str)],
-    ) -> Result<(u16, String), SonarError> {
-        let url = format!("{}/{endpoint}", base.as_str());
-        let unreachable = |err: reqwest::Error| {
-            SonarError::Unreachable {
-                server: base.as_str().to_owned(),
-                what: self.describe(endpoint, &err),
-            }
-            .redacted(token.expose_secret())
-        };
-        let response = self
-            .http
-            .get(url)
-            .query(query)
-            .basic_auth(token.expose_secret(), Some(""))
-            .send()
-            .await
-            .map_err(unreachable)?;
         let status = response.status().as_u16();
         let body = response.text().await.map_err(unreachable)?;
         Ok((status, body))
@@ -192,4 +189,11 @@ fn causes(err: &reqwest::Error) -> String {
         next = cause.source();
     }
     parts.join(": ")
+}
+
+/// How the user token is sent.
+#[derive(Clone, Copy)]
+enum Auth {
+    Bearer,
+    Basic,
 }
