@@ -13,3 +13,5 @@ pub mod webhook;
 
 #[cfg(test)]
 mod fixture_tests;
+#[cfg(test)]
+mod proptests;
