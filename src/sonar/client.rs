@@ -37,24 +37,20 @@ impl SonarClient {
         token: &SecretString,
     ) -> Result<SonarUser, SonarError> {
         let endpoint = "api/users/current";
-        let read = |status, body: &str| {
-            Reply {
-                server: base.as_str(),
-                endpoint,
-                status,
-                body,
-            }
-            .current_user()
-            .map_err(|e| e.redacted(token.expose_secret()))
-        };
-        let (status, body) = self.get(base, token, endpoint, &[]).await?;
-        match read(status, &body) {
+        match self
+            .fetch(base, token, endpoint, &[], Auth::Bearer, |r| {
+                r.current_user()
+            })
+            .await
+        {
             // Servers before 10.0 ignore Bearer and answer as to an anonymous caller.
             Err(SonarError::TokenRejected {
                 anonymous: true, ..
             }) if !token.expose_secret().trim().is_empty() => {
-                let (status, body) = self.get_basic(base, token, endpoint, &[]).await?;
-                read(status, &body)
+                self.fetch(base, token, endpoint, &[], Auth::Basic, |r| {
+                    r.current_user()
+                })
+                .await
             }
             other => other,
         }
@@ -67,17 +63,12 @@ impl SonarClient {
         token: &SecretString,
         key: &ProjectKey,
     ) -> Result<Access, SonarError> {
-        let endpoint = "api/components/show";
         let query = [("component", key.as_str())];
-        let (status, body) = self.get(base, token, endpoint, &query).await?;
-        Reply {
-            server: base.as_str(),
-            endpoint,
-            status,
-            body: &body,
-        }
-        .component()
-        .map_err(|e| e.redacted(token.expose_secret()))
+        let endpoint = "api/components/show";
+        self.fetch(base, token, endpoint, &query, Auth::Bearer, |r| {
+            r.component()
+        })
+        .await
     }
 
     /// GET `{base}/api/qualitygates/project_status?projectKey=<key>`: the main branch's gate.
@@ -87,48 +78,38 @@ impl SonarClient {
         token: &SecretString,
         key: &ProjectKey,
     ) -> Result<RemoteGate, SonarError> {
-        let endpoint = "api/qualitygates/project_status";
         let query = [("projectKey", key.as_str())];
-        let (status, body) = self.get(base, token, endpoint, &query).await?;
-        Reply {
+        let endpoint = "api/qualitygates/project_status";
+        self.fetch(base, token, endpoint, &query, Auth::Bearer, |r| r.gate(key))
+            .await
+    }
+
+    /// One call and its reading; a 401 to Bearer is tried once more with Basic (SonarQube
+    /// before 10.0). Errors never hold the token, even if the server echoed it.
+    async fn fetch<T>(
+        &self,
+        base: &ServerUrl,
+        token: &SecretString,
+        endpoint: &'static str,
+        query: &[(&str, &str)],
+        auth: Auth,
+        read: impl Fn(&Reply<'_>) -> Result<T, SonarError>,
+    ) -> Result<T, SonarError> {
+        let blank = token.expose_secret().trim().is_empty();
+        let (mut status, mut body) = self.send(base, token, endpoint, query, auth).await?;
+        if status == 401 && matches!(auth, Auth::Bearer) && !blank {
+            (status, body) = self.send(base, token, endpoint, query, Auth::Basic).await?;
+        }
+        let reply = Reply {
             server: base.as_str(),
             endpoint,
             status,
             body: &body,
-        }
-        .gate(key)
-        .map_err(|e| e.redacted(token.expose_secret()))
+        };
+        read(&reply).map_err(|e| e.redacted(token.expose_secret()))
     }
 
     /// Sends the request and reads the whole answer; only transport failures are errors here.
-    /// A 401 to Bearer is tried once more with Basic (SonarQube before 10.0).
-    async fn get(
-        &self,
-        base: &ServerUrl,
-        token: &SecretString,
-        endpoint: &str,
-        query: &[(&str, &str)],
-    ) -> Result<(u16, String), SonarError> {
-        let (status, body) = self
-            .send(base, token, endpoint, query, Auth::Bearer)
-            .await?;
-        if status == 401 && !token.expose_secret().trim().is_empty() {
-            return self.get_basic(base, token, endpoint, query).await;
-        }
-        Ok((status, body))
-    }
-
-    /// The call with the token as Basic login and an empty password (SonarQube before 10.0).
-    async fn get_basic(
-        &self,
-        base: &ServerUrl,
-        token: &SecretString,
-        endpoint: &str,
-        query: &[(&str, &str)],
-    ) -> Result<(u16, String), SonarError> {
-        self.send(base, token, endpoint, query, Auth::Basic).await
-    }
-
     async fn send(
         &self,
         base: &ServerUrl,
