@@ -9,6 +9,7 @@ use crate::domain::types::{ChannelId, ProjectKey, TeamId};
 use crate::slack::ChannelAccess;
 use crate::sonar::{Access, SonarError};
 use crate::store::{catalog, status};
+use entity::subscription;
 
 use super::outcome::{Outcome, gather, too_many};
 use super::resolve::{Linked, find, user_connections};
@@ -25,9 +26,15 @@ pub async fn subscribe(ctx: &Ctx<'_>, keys: &[ProjectKey], on: Option<&str>) -> 
     if let Err(reply) = channel_reachable(ctx).await {
         return reply;
     }
+    // Read once: the keys are distinct, so subscribing one does not change what the next finds.
+    let existing =
+        match catalog::channel_subscriptions(&ctx.state.db, &ctx.team, &ctx.inv.channel_id).await {
+            Ok(subs) => subs,
+            Err(e) => return super::db_trouble(e),
+        };
     let mut outcomes = Vec::with_capacity(keys.len());
     for key in keys {
-        outcomes.push(subscribe_one(ctx, &linked, key).await);
+        outcomes.push(subscribe_one(ctx, &linked, &existing, key).await);
     }
     gather(outcomes)
 }
@@ -65,7 +72,12 @@ async fn channel_reachable(ctx: &Ctx<'_>) -> Result<(), Reply> {
     }
 }
 
-async fn subscribe_one(ctx: &Ctx<'_>, linked: &[Linked], key: &ProjectKey) -> Outcome {
+async fn subscribe_one(
+    ctx: &Ctx<'_>,
+    linked: &[Linked],
+    existing: &[subscription::Model],
+    key: &ProjectKey,
+) -> Outcome {
     let shown = format!("`{}`", escape_mrkdwn(key.as_str()));
     let (found, errors) = find(ctx, linked, key).await;
     let (l, access) = match found.as_slice() {
@@ -90,14 +102,12 @@ async fn subscribe_one(ctx: &Ctx<'_>, linked: &[Linked], key: &ProjectKey) -> Ou
         return Outcome::Private("This conversation cannot receive notifications.".into());
     };
     let db = &ctx.state.db;
-    let before = catalog::channel_subscriptions(db, &ctx.team, &ctx.inv.channel_id)
-        .await
-        .ok()
-        .and_then(|subs| {
-            subs.into_iter()
-                .find(|s| s.connection_id == l.connection.id && s.project_key == key.as_str())
-        });
-    if before.as_ref().is_some_and(|s| s.status == status::ACTIVE) {
+    let active = existing.iter().any(|s| {
+        s.connection_id == l.connection.id
+            && s.project_key == key.as_str()
+            && s.status == status::ACTIVE
+    });
+    if active {
         return Outcome::Private(format!(
             "This channel is already subscribed to {shown} on {}.",
             escape_mrkdwn(l.server.as_str())
