@@ -139,6 +139,25 @@ impl ChannelId {
     }
 }
 
+/// Which ids key an installation, most specific first: an organization-wide (Enterprise Grid)
+/// install is the enterprise's, any other is the team's.
+pub fn installation_keys<'a>(
+    team: Option<&'a str>,
+    enterprise: Option<&'a str>,
+    org_wide: bool,
+) -> Vec<&'a str> {
+    let (first, second) = if org_wide {
+        (enterprise, team)
+    } else {
+        (team, enterprise)
+    };
+    first
+        .into_iter()
+        .chain(second)
+        .filter(|k| !k.is_empty())
+        .collect()
+}
+
 /// Percent-encodes a query value (everything but RFC 3986 unreserved characters).
 pub fn encode_query_value(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
@@ -154,6 +173,20 @@ pub fn encode_query_value(raw: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn installations_are_keyed_by_enterprise_only_when_org_wide() {
+        assert_eq!(
+            installation_keys(Some("T1"), Some("E1"), false),
+            ["T1", "E1"]
+        );
+        assert_eq!(
+            installation_keys(Some("T1"), Some("E1"), true),
+            ["E1", "T1"]
+        );
+        assert_eq!(installation_keys(None, Some("E1"), true), ["E1"]);
+        assert_eq!(installation_keys(Some(""), None, false), Vec::<&str>::new());
+    }
+
     use super::*;
 
     #[test]

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use super::AppState;
 use super::error::ApiError;
 use super::slack_auth::verified_body;
+use crate::domain::types::installation_keys;
 use crate::store::slack_events::Claim;
 use crate::store::{installs, links, slack_events};
 
@@ -173,11 +174,13 @@ async fn apply(state: &AppState, team: Option<&str>, event: &Event) -> Result<()
 
 /// The workspace key the event is about: the enterprise for organization-wide installs.
 fn installation_of(e: &Envelope) -> Option<String> {
-    if e.is_enterprise_install {
-        e.enterprise_id.clone().or(e.team_id.clone())
-    } else {
-        e.team_id.clone().or(e.enterprise_id.clone())
-    }
+    installation_keys(
+        e.team_id.as_deref(),
+        e.enterprise_id.as_deref(),
+        e.is_enterprise_install,
+    )
+    .first()
+    .map(|k| (*k).to_owned())
 }
 
 fn ok(outcome: &str) -> HttpResponse {

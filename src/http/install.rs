@@ -15,6 +15,7 @@ use super::pages::{esc, message, page};
 use crate::crypto::digest;
 use crate::crypto::random_token;
 use crate::domain::install_state::{InstallState, STATE_TTL_SECS, StateProblem};
+use crate::domain::types::installation_keys;
 use crate::slack::oauth::Grant;
 use crate::store::catalog;
 use crate::store::installs::{self, Installation};
@@ -219,13 +220,14 @@ async fn finish(req: &HttpRequest, q: Callback, state: &AppState) -> HttpRespons
 /// Seals the tokens and stores the workspace (in place on a reinstall). Returns its key: the team,
 /// or the enterprise for an organization-wide install.
 async fn store_grant(state: &AppState, g: &Grant) -> Result<String, String> {
-    let key = g
-        .team_id
-        .clone()
-        .filter(|_| !g.is_enterprise_install)
-        .or(g.enterprise_id.clone())
-        .or(g.team_id.clone())
-        .ok_or("Slack's answer names no team")?;
+    let key = installation_keys(
+        g.team_id.as_deref(),
+        g.enterprise_id.as_deref(),
+        g.is_enterprise_install,
+    )
+    .first()
+    .map(|k| (*k).to_owned())
+    .ok_or("Slack's answer names no team")?;
     let expires_at = g
         .expires_in
         .and_then(|d| chrono::Duration::from_std(d).ok())

@@ -11,6 +11,7 @@ mod unsubscribe;
 
 use crate::domain::command::{self, Command};
 use crate::domain::message::escape_mrkdwn;
+use crate::domain::types::installation_keys;
 use crate::http::AppState;
 use crate::store::catalog;
 
@@ -149,14 +150,11 @@ impl Ctx<'_> {
 /// The workspace row this command belongs to, or the answer that says it is not installed.
 async fn installation(state: &AppState, inv: &Invocation) -> Result<String, Reply> {
     let install_link = format!("{}/slack/install", state.app.public_base);
-    let mut keys = vec![inv.team_id.as_str()];
-    if let Some(e) = inv.enterprise_id.as_deref() {
-        if inv.is_enterprise_install {
-            keys.insert(0, e);
-        } else {
-            keys.push(e);
-        }
-    }
+    let keys = installation_keys(
+        Some(&inv.team_id),
+        inv.enterprise_id.as_deref(),
+        inv.is_enterprise_install,
+    );
     for key in keys {
         match catalog::workspace(&state.db, key).await {
             Ok(Some(ws)) => return Ok(ws.team_id),
