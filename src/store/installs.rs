@@ -95,7 +95,6 @@ pub async fn store_rotated(
 /// What an uninstall did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Uninstalled {
-    pub known: bool,
     pub failed_deliveries: usize,
     pub removed_subscriptions: u64,
 }
@@ -111,7 +110,7 @@ pub async fn uninstall(
     use workspace::Column as C;
     let failed = deliveries::disable_workspace(db, team, reason).await?;
     let txn = db.begin().await?;
-    let known = workspace::Entity::update_many()
+    workspace::Entity::update_many()
         .col_expr(C::BotTokenSealed, Expr::value(""))
         .col_expr(C::RefreshTokenSealed, Expr::value(Option::<String>::None))
         .col_expr(
@@ -120,9 +119,7 @@ pub async fn uninstall(
         )
         .filter(C::TeamId.eq(team))
         .exec(&txn)
-        .await?
-        .rows_affected
-        > 0;
+        .await?;
     let removed_subscriptions = if keep_subscriptions {
         0
     } else {
@@ -134,7 +131,6 @@ pub async fn uninstall(
     };
     txn.commit().await?;
     Ok(Uninstalled {
-        known,
         failed_deliveries: failed.len(),
         removed_subscriptions,
     })
