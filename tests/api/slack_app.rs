@@ -18,9 +18,7 @@ async fn the_whole_story_install_link_subscribe_notify_unsubscribe_uninstall() {
             connection_id: conn,
         })
         .await;
-        app.stop().await;
-        fakes.stop();
-        db.cleanup().await;
+        finish(app, fakes, db).await;
     }
 }
 
@@ -76,9 +74,7 @@ async fn requests_with_a_bad_missing_or_stale_signature_get_401_and_do_nothing()
                 .expect("db"),
             2
         );
-        app.stop().await;
-        fakes.stop();
-        db.cleanup().await;
+        finish(app, fakes, db).await;
     }
 }
 

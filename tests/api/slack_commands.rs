@@ -97,9 +97,7 @@ async fn the_linking_page_checks_the_token_its_form_and_its_link() {
             user_link::Entity::find().count(&app.db).await.expect("db"),
             0
         );
-        app.stop().await;
-        fakes.stop();
-        db.cleanup().await;
+        finish(app, fakes, db).await;
     }
 }
 
@@ -173,9 +171,7 @@ async fn commands_say_what_went_wrong_and_what_to_do() {
                 .expect("db"),
             0
         );
-        app.stop().await;
-        fakes.stop();
-        db.cleanup().await;
+        finish(app, fakes, db).await;
     }
 }
 
@@ -237,9 +233,7 @@ async fn several_keys_ambiguous_keys_and_a_second_server() {
         assert_eq!(subs.len(), 2);
         assert!(subs.iter().all(|s| s.connection_id == conn2));
         other.stop();
-        app.stop().await;
-        fakes.stop();
-        db.cleanup().await;
+        finish(app, fakes, db).await;
     }
 }
 
@@ -273,8 +267,6 @@ async fn a_slow_sonarqube_is_acknowledged_at_once_and_answered_through_response_
                 .contains("subscribed this channel"),
             "{later:?}"
         );
-        app.stop().await;
-        fakes.stop();
-        db.cleanup().await;
+        finish(app, fakes, db).await;
     }
 }

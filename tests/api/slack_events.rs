@@ -96,8 +96,6 @@ async fn lifecycle_events_url_verification_revoked_tokens_and_reinstall() {
             .wait_for_messages(1, super::helpers::WAIT)
             .await
             .expect("delivered after the reinstall");
-        app.stop().await;
-        fakes.stop();
-        db.cleanup().await;
+        finish(app, fakes, db).await;
     }
 }

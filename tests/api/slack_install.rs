@@ -176,9 +176,7 @@ async fn failed_installs_show_a_page_and_store_nothing() {
             app_workspace(&app).await.team_name.as_deref(),
             Some("Acme Renamed")
         );
-        app.stop().await;
-        fakes.stop();
-        db.cleanup().await;
+        finish(app, fakes, db).await;
     }
 }
 
@@ -242,9 +240,7 @@ async fn rotating_bot_tokens_are_refreshed_once_before_they_expire() {
             after.refresh_token_sealed, ws.refresh_token_sealed,
             "the new pair is stored"
         );
-        app.stop().await;
-        fakes.stop();
-        db.cleanup().await;
+        finish(app, fakes, db).await;
     }
 }
 
@@ -293,9 +289,7 @@ async fn token_expired_from_slack_refreshes_and_sends_once_more() {
         let settled = app.settled().await;
         assert_eq!(settled[0].status, "sent");
         assert_eq!(app_workspace(&app).await.status, "active");
-        app.stop().await;
-        fakes.stop();
-        db.cleanup().await;
+        finish(app, fakes, db).await;
     }
 }
 
@@ -337,8 +331,6 @@ async fn an_organization_wide_install_serves_the_workspaces_of_its_organization(
             .await
             .expect("posted with the organization's token");
         assert_eq!(posted[0].team_id, ORG);
-        app.stop().await;
-        fakes.stop();
-        db.cleanup().await;
+        finish(app, fakes, db).await;
     }
 }

@@ -254,3 +254,10 @@ pub async fn app_workspace(app: &TestApp) -> entity::workspace::Model {
         .expect("db")
         .expect("workspace")
 }
+
+/// Stops the service (gracefully) and the fakes, and drops the test database.
+pub async fn finish(app: TestApp, fakes: Fakes, db: TestDb) {
+    app.stop().await;
+    fakes.stop();
+    db.cleanup().await;
+}
