@@ -95,6 +95,10 @@ pub struct Settings {
     /// (Slack shows an error after 3,000 ms).
     #[serde(default = "defaults::slack_ack_budget_ms")]
     pub slack_ack_budget_ms: u64,
+    /// On SIGTERM/SIGINT: how long in-flight HTTP requests and requests out to Slack may take to
+    /// finish before the process exits anyway (what is not finished stays pending).
+    #[serde(default = "defaults::shutdown_grace_secs")]
+    pub shutdown_grace_secs: u64,
 }
 
 mod defaults {
@@ -160,6 +164,9 @@ mod defaults {
     }
     pub fn slack_ack_budget_ms() -> u64 {
         2000
+    }
+    pub fn shutdown_grace_secs() -> u64 {
+        15
     }
 }
 
@@ -260,6 +267,7 @@ impl Settings {
             ("db_max_connections", u64::from(self.db_max_connections)),
             ("delivery_lease_secs", self.delivery_lease_secs),
             ("delivery_sweep_secs", self.delivery_sweep_secs),
+            ("shutdown_grace_secs", self.shutdown_grace_secs),
         ];
         for (name, v) in positive {
             if v == 0 {
@@ -344,6 +352,10 @@ impl Settings {
 
     pub fn delivery_sweep(&self) -> Duration {
         Duration::from_secs(self.delivery_sweep_secs)
+    }
+
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
     }
 
     /// The public base URL, without a trailing slash.

@@ -36,12 +36,7 @@ fn main() -> ExitCode {
 
 async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     match command {
-        Command::Serve => {
-            Application::build(settings)
-                .await?
-                .run_until_stopped()
-                .await
-        }
+        Command::Serve => Application::build(settings).await?.serve().await,
         Command::Migrate => {
             open_database(&settings).await?;
             println!("database is up to date");

@@ -15,14 +15,12 @@ use crate::actors::{Dispatch, Pacing, Registry, Shared};
 use crate::config::Settings;
 use crate::crypto::{Sealer, default_key_path};
 use crate::http::{self, AppState, SlackApp};
+use crate::shutdown;
 use crate::slack::{SlackClient, SlackOAuth};
 use crate::sonar::SonarClient;
 use crate::store;
 use crate::store::writer::Writer;
 use crate::telemetry::Counters;
-
-/// How long a stop waits for requests already sent to Slack (its own timeout is 10 s by default).
-const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// A built service, bound to its port but not yet serving.
 pub struct Application {
@@ -33,6 +31,8 @@ pub struct Application {
     instance: String,
     banner: String,
     shared: Arc<Shared>,
+    grace: std::time::Duration,
+    stop_clock: shutdown::StopClock,
 }
 
 /// Opens (and if needed creates) the database and applies migrations.
@@ -152,6 +152,7 @@ impl Application {
             sweep_every: settings.delivery_sweep(),
             in_flight: Default::default(),
             stopping: Default::default(),
+            armed: Default::default(),
         });
         let instance = shared.instance_id.clone();
         let shared_for_stop = shared.clone();
@@ -174,11 +175,15 @@ impl Application {
             sonar: SonarClient::new(settings.sonar_timeout())
                 .context("cannot build the SonarQube HTTP client")?,
         };
+        let grace = settings.shutdown_grace();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(web::Data::new(state.clone()))
                 .configure(http::routes)
         })
+        // Stops are ours (`serve` listens for signals; see `shutdown`), bounded by the grace period.
+        .disable_signals()
+        .shutdown_timeout(grace.as_secs())
         .listen(listener)?
         .run();
         let public_unset = settings.public_url.is_none();
@@ -211,6 +216,8 @@ impl Application {
             instance,
             banner,
             shared: shared_for_stop,
+            grace,
+            stop_clock: Default::default(),
         })
     }
 
@@ -223,12 +230,27 @@ impl Application {
         self.server.handle()
     }
 
+    /// [`Application::run_until_stopped`], stopping gracefully on SIGTERM or SIGINT (`serve`).
+    pub async fn serve(self) -> anyhow::Result<()> {
+        actix_web::rt::spawn(shutdown::on_signals(
+            self.handle(),
+            self.shared.clone(),
+            self.stop_clock.clone(),
+        ));
+        self.run_until_stopped().await
+    }
+
     /// Sends what was left pending by an earlier run to the channels, then serves until stopped.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         self.resume_pending().await?;
         tracing::info!("{}", self.banner);
         self.server.await?;
-        drain(&self.shared).await;
+        let began = self
+            .stop_clock
+            .get()
+            .copied()
+            .unwrap_or_else(tokio::time::Instant::now);
+        shutdown::finish(&self.shared, began + self.grace).await;
         // A clean stop hands our channels over at once instead of after the lease runs out.
         match store::leases::release_all(&self.db, &self.instance).await {
             Ok(n) => tracing::info!(released = n, "stopped; channel leases released"),
@@ -251,23 +273,6 @@ impl Application {
             });
         }
         Ok(())
-    }
-}
-
-/// Lets requests already sent to Slack finish and be recorded, so a restart does not post them
-/// again; starts no new ones.
-async fn drain(shared: &Shared) {
-    use std::sync::atomic::Ordering;
-    shared.stopping.store(true, Ordering::SeqCst);
-    let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
-    while shared.in_flight.load(Ordering::SeqCst) > 0 {
-        if tokio::time::Instant::now() >= deadline {
-            tracing::warn!(
-                "stopping with requests to Slack still out; they count as ambiguous at the next start"
-            );
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::prelude::*;
 use governor::{DefaultDirectRateLimiter, RateLimiter};
@@ -12,6 +13,7 @@ use tracing::Instrument;
 use super::Shared;
 use super::pacing::WorkspaceGate;
 use super::post::{Finish, Lease, deliver_one};
+use crate::store::deliveries;
 use crate::store::ingest::NewDelivery;
 
 /// Sent by the Registry: post this delivery after those already queued.
@@ -102,8 +104,35 @@ impl ChannelActor {
 impl Actor for ChannelActor {
     type Context = Context<Self>;
 
-    fn started(&mut self, _: &mut Context<Self>) {
+    /// Before its first post, waits out the pace from the channel's last attempt, which may have
+    /// been made by an earlier run (a restart must not post twice within one interval).
+    fn started(&mut self, ctx: &mut Context<Self>) {
         tracing::debug!(team = %self.team_id, channel = %self.channel_id, "channel actor started");
+        let (shared, team, channel) = (
+            self.shared.clone(),
+            self.team_id.clone(),
+            self.channel_id.clone(),
+        );
+        ctx.wait(
+            async move {
+                let interval = shared.pacing.channel_interval();
+                let wait = match deliveries::last_attempt_at(&shared.db, &team, &channel).await {
+                    Ok(Some(last)) => (last + interval)
+                        .signed_duration_since(chrono::Utc::now())
+                        .to_std()
+                        .unwrap_or_default(),
+                    Ok(None) => Duration::ZERO,
+                    Err(e) => {
+                        tracing::warn!(%team, %channel, error = %e, "cannot read the channel's last post; waiting one interval");
+                        interval
+                    }
+                };
+                if !wait.is_zero() {
+                    actix::clock::sleep(wait.min(interval)).await;
+                }
+            }
+            .into_actor(self),
+        );
     }
 }
 

@@ -8,8 +8,9 @@ pub mod project;
 pub mod registry;
 pub mod tokens;
 
-use std::sync::Arc;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
@@ -48,6 +49,28 @@ pub struct Shared {
     pub in_flight: AtomicUsize,
     /// Set when the service stops: no new request is started.
     pub stopping: AtomicBool,
+    /// Deliveries marked in flight in the database whose request has not left yet (still being
+    /// paced): a stop calls them off, so the next start does not count them as ambiguous.
+    pub armed: Mutex<HashSet<i64>>,
+}
+
+impl Shared {
+    pub(crate) fn arm(&self, id: i64) {
+        self.armed_set().insert(id);
+    }
+
+    pub(crate) fn disarm(&self, id: i64) {
+        self.armed_set().remove(&id);
+    }
+
+    /// Takes the ids still armed (a stop calls them off).
+    pub fn take_armed(&self) -> Vec<i64> {
+        self.armed_set().drain().collect()
+    }
+
+    fn armed_set(&self) -> std::sync::MutexGuard<'_, HashSet<i64>> {
+        self.armed.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// Counts one request to Slack as under way for as long as it lives.

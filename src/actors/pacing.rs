@@ -26,6 +26,11 @@ impl Pacing {
         }
     }
 
+    /// The time between two posts to one channel at the configured pace.
+    pub fn channel_interval(&self) -> Duration {
+        Duration::from_secs(1) / self.channel_per_second.get()
+    }
+
     pub fn channel_quota(&self) -> Quota {
         Quota::per_second(self.channel_per_second).allow_burst(self.channel_burst)
     }

@@ -126,10 +126,14 @@ pub(super) async fn deliver_one(
         {
             return Finish::Behind(older);
         }
+        if shared.stopping.load(Ordering::SeqCst) {
+            return Finish::Yield;
+        }
         if !persist(&shared, || deliveries::count_attempt(&shared.db, d.id)).await {
             tracing::debug!("already delivered or failed elsewhere");
             return Finish::Done;
         }
+        shared.arm(d.id);
         // Pace last, right before the request, so no database latency sits between the limiter's
         // go-ahead and the post (it would bunch posts up on Slack's side).
         if let Some(wait) = workspace.remaining_pause() {
@@ -140,14 +144,16 @@ pub(super) async fn deliver_one(
         // A long wait may have used up the lease; make sure the channel is still ours.
         if !persist(&shared, || lease.hold(&shared, &d.team_id, &d.channel_id)).await {
             tracing::info!("the channel lease passed to another instance while waiting");
+            call_off(&shared, d.id).await;
             return Finish::Yield;
         }
         if shared.stopping.load(Ordering::SeqCst) {
-            persist(&shared, || deliveries::call_off(&shared.db, d.id)).await;
+            call_off(&shared, d.id).await;
             return Finish::Yield;
         }
         // From here until the outcome is recorded, a stop waits for this request.
         let busy = Busy::enter(&shared.in_flight);
+        shared.disarm(d.id);
         let reply = shared
             .slack
             .post_message(&token, &d.channel_id, &message, text_only)
@@ -276,6 +282,12 @@ fn bump_by(counter: &std::sync::atomic::AtomicU64, n: usize) {
 
 fn jitter() -> f64 {
     rand::rng().random::<f64>()
+}
+
+/// The attempt is called off before its request left: it is no longer in flight.
+async fn call_off(shared: &Shared, id: i64) {
+    persist(shared, || deliveries::call_off(&shared.db, id)).await;
+    shared.disarm(id);
 }
 
 /// Records a delivery as failed for good, with the reason, and moves on.

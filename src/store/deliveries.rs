@@ -224,6 +224,46 @@ pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<delivery::Model>, DbEr
         .await
 }
 
+/// When a request to the channel was last made or answered (by any run or instance): the latest
+/// update of a delivery that was attempted.
+pub async fn last_attempt_at(
+    db: &impl ConnectionTrait,
+    team: &str,
+    channel: &str,
+) -> Result<Option<chrono::DateTime<Utc>>, DbErr> {
+    let last = delivery::Entity::find()
+        .filter(delivery::Column::TeamId.eq(team))
+        .filter(delivery::Column::ChannelId.eq(channel))
+        .filter(delivery::Column::Attempts.gt(0))
+        .order_by_desc(delivery::Column::UpdatedAt)
+        .one(db)
+        .await?;
+    Ok(last.map(|d| d.updated_at))
+}
+
+/// Pending deliveries counted per (team, channel), most first.
+pub async fn pending_by_channel(
+    db: &impl ConnectionTrait,
+) -> Result<Vec<(String, String, u64)>, DbErr> {
+    use sea_orm::QuerySelect;
+    let mut rows: Vec<(String, String, i64)> = delivery::Entity::find()
+        .select_only()
+        .column(delivery::Column::TeamId)
+        .column(delivery::Column::ChannelId)
+        .column_as(Expr::col(delivery::Column::Id).count(), "n")
+        .filter(delivery::Column::Status.eq(status::PENDING))
+        .group_by(delivery::Column::TeamId)
+        .group_by(delivery::Column::ChannelId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    rows.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| (&a.0, &a.1).cmp(&(&b.0, &b.1))));
+    Ok(rows
+        .into_iter()
+        .map(|(t, c, n)| (t, c, u64::try_from(n).unwrap_or(0)))
+        .collect())
+}
+
 /// Pending deliveries whose request was out when the process stopped may have been posted: count
 /// that once, at start-up, before they are sent again. Returns how many.
 pub async fn note_interrupted(db: &impl ConnectionTrait) -> Result<u64, DbErr> {

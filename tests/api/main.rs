@@ -1,9 +1,12 @@
 //! Integration tests: the service over real HTTP, a real database, and the fake Slack.
 
+mod crash;
 mod delivery;
 mod helpers;
 mod instances;
+mod process;
 mod restart;
+mod shutdown;
 mod signature_oracle;
 mod slack_app;
 mod slack_commands;

@@ -64,6 +64,8 @@ struct State {
     last_accepted: HashMap<(String, String), Instant>,
     messages: Vec<ReceivedMessage>,
     attempts: Vec<Attempt>,
+    /// `chat.postMessage` requests received, answered or not yet.
+    arrived: usize,
     last_ts_micros: i64,
     /// Channels set by tests; others are public and the bot is not in them.
     channels: HashMap<String, ChannelInfo>,

@@ -63,6 +63,12 @@ impl FakeSlack {
         queue.extend(replies);
     }
 
+    /// `chat.postMessage` requests received so far, including those not answered yet (a slow
+    /// reply is under way once this counts it).
+    pub fn posts_arrived(&self) -> usize {
+        self.lock().arrived
+    }
+
     /// Accepted posts, in arrival order.
     pub fn messages(&self) -> Vec<ReceivedMessage> {
         self.lock().messages.clone()
@@ -136,6 +142,7 @@ pub(super) async fn post_message(
     body: Result<web::Bytes, Failure>,
     shared: &Shared,
 ) -> HttpResponse {
+    shared.lock().arrived += 1;
     let parsed = body.and_then(|bytes| parse_body(header(req, CONTENT_TYPE), &bytes));
     let channel = parsed
         .as_ref()
