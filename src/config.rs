@@ -95,6 +95,12 @@ pub struct Settings {
     /// (Slack shows an error after 3,000 ms).
     #[serde(default = "defaults::slack_ack_budget_ms")]
     pub slack_ack_budget_ms: u64,
+    /// How long a client may take to send a request's head (line and headers): 408 after that.
+    #[serde(default = "defaults::http_head_timeout_ms")]
+    pub http_head_timeout_ms: u64,
+    /// How long a client may take to send a request's body: 408 after that.
+    #[serde(default = "defaults::http_body_timeout_ms")]
+    pub http_body_timeout_ms: u64,
 }
 
 mod defaults {
@@ -160,6 +166,12 @@ mod defaults {
     }
     pub fn slack_ack_budget_ms() -> u64 {
         2000
+    }
+    pub fn http_head_timeout_ms() -> u64 {
+        5000
+    }
+    pub fn http_body_timeout_ms() -> u64 {
+        10_000
     }
 }
 
@@ -260,6 +272,8 @@ impl Settings {
             ("db_max_connections", u64::from(self.db_max_connections)),
             ("delivery_lease_secs", self.delivery_lease_secs),
             ("delivery_sweep_secs", self.delivery_sweep_secs),
+            ("http_head_timeout_ms", self.http_head_timeout_ms),
+            ("http_body_timeout_ms", self.http_body_timeout_ms),
         ];
         for (name, v) in positive {
             if v == 0 {
@@ -366,6 +380,14 @@ impl Settings {
 
     pub fn sonar_timeout(&self) -> Duration {
         Duration::from_secs(self.sonar_timeout_secs)
+    }
+
+    pub fn http_head_timeout(&self) -> Duration {
+        Duration::from_millis(self.http_head_timeout_ms)
+    }
+
+    pub fn http_body_timeout(&self) -> Duration {
+        Duration::from_millis(self.http_body_timeout_ms)
     }
 
     pub fn slack_timeout(&self) -> Duration {

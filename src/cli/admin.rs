@@ -205,6 +205,7 @@ pub async fn subscriptions(db: &DatabaseConnection, cmd: SubscriptionsCmd) -> an
                 );
             }
         }
+        SubscriptionsCmd::Enable(args) => super::enable::enable(db, &args).await?,
         SubscriptionsCmd::Remove(route) => {
             let (team, channel, project, connection_id) = resolve(db, &route).await?;
             let found = catalog::subscriptions(db).await?.into_iter().find(|s| {
@@ -222,7 +223,7 @@ pub async fn subscriptions(db: &DatabaseConnection, cmd: SubscriptionsCmd) -> an
     Ok(())
 }
 
-async fn resolve(
+pub(super) async fn resolve(
     db: &DatabaseConnection,
     r: &RouteArgs,
 ) -> anyhow::Result<(TeamId, ChannelId, ProjectKey, i64)> {
