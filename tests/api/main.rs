@@ -11,6 +11,7 @@ mod slack_commands;
 mod slack_events;
 mod slack_install;
 mod slack_logs;
+mod slack_reenable;
 mod slack_story;
 mod slack_world;
 mod startup;
