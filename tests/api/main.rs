@@ -2,6 +2,7 @@
 
 mod delivery;
 mod helpers;
+mod http_limits;
 mod instances;
 mod operations;
 mod restart;
