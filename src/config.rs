@@ -408,6 +408,8 @@ mod tests {
         assert_eq!(s.listen, "127.0.0.1:8080");
         assert_eq!(s.slack_api_url, "https://slack.com/api");
         assert_eq!(s.slack_workspace_per_minute, 100);
+        assert_eq!(s.http_head_timeout(), Duration::from_secs(5));
+        assert_eq!(s.http_body_timeout(), Duration::from_secs(10));
         assert!(s.encryption_key.is_none());
     }
 
