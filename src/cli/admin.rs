@@ -168,11 +168,25 @@ pub async fn subscriptions(db: &DatabaseConnection, cmd: SubscriptionsCmd) -> an
                     "warning: workspace {team} is not added yet; messages wait for `sonar-slack workspaces add --team-id {team}`"
                 );
             }
+            let was_disabled = catalog::channel_subscriptions(db, team.as_str(), channel.as_str())
+                .await?
+                .into_iter()
+                .find(|s| {
+                    s.connection_id == connection_id
+                        && s.project_key == project.as_str()
+                        && s.status != crate::store::status::ACTIVE
+                });
             let s = catalog::subscribe(db, &team, &channel, connection_id, &project, Some("cli"))
                 .await?;
             println!(
-                "subscription {}: {channel} in {team} hears about {project}",
-                s.id
+                "subscription {}: {channel} in {team} hears about {project}{}",
+                s.id,
+                was_disabled
+                    .map(|d| format!(
+                        " again (re-enabled; it was disabled: {})",
+                        d.disabled_reason.as_deref().unwrap_or("no reason recorded")
+                    ))
+                    .unwrap_or_default()
             );
         }
         SubscriptionsCmd::List => {

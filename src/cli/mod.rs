@@ -170,7 +170,7 @@ pub enum DeliveriesCmd {
         #[arg(long)]
         state: Option<DeliveryState>,
         /// At most this many.
-        #[arg(long, default_value_t = 50)]
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..))]
         limit: u64,
     },
     /// Put failed deliveries back to pending; the running service sends them at its next sweep.

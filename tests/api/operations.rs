@@ -344,6 +344,13 @@ async fn subscribing_again_re_enables_a_disabled_subscription() {
         )
         .await;
         assert!(added.ok, "{}", added.err);
+        assert!(
+            added
+                .out
+                .contains("re-enabled; it was disabled: Slack refused the channel (is_archived)"),
+            "{}",
+            added.out
+        );
         let subs = app.subscriptions().await;
         assert_eq!(subs.len(), 1, "the same subscription, not a second one");
         assert_eq!(
