@@ -99,6 +99,12 @@ pub struct Settings {
     /// finish before the process exits anyway (what is not finished stays pending).
     #[serde(default = "defaults::shutdown_grace_secs")]
     pub shutdown_grace_secs: u64,
+    /// How long a client may take to send a request's head (line and headers): 408 after that.
+    #[serde(default = "defaults::http_head_timeout_ms")]
+    pub http_head_timeout_ms: u64,
+    /// How long a client may take to send a request's body: 408 after that.
+    #[serde(default = "defaults::http_body_timeout_ms")]
+    pub http_body_timeout_ms: u64,
 }
 
 mod defaults {
@@ -167,6 +173,12 @@ mod defaults {
     }
     pub fn shutdown_grace_secs() -> u64 {
         15
+    }
+    pub fn http_head_timeout_ms() -> u64 {
+        5000
+    }
+    pub fn http_body_timeout_ms() -> u64 {
+        10_000
     }
 }
 
@@ -268,6 +280,8 @@ impl Settings {
             ("delivery_lease_secs", self.delivery_lease_secs),
             ("delivery_sweep_secs", self.delivery_sweep_secs),
             ("shutdown_grace_secs", self.shutdown_grace_secs),
+            ("http_head_timeout_ms", self.http_head_timeout_ms),
+            ("http_body_timeout_ms", self.http_body_timeout_ms),
         ];
         for (name, v) in positive {
             if v == 0 {
@@ -380,6 +394,14 @@ impl Settings {
         Duration::from_secs(self.sonar_timeout_secs)
     }
 
+    pub fn http_head_timeout(&self) -> Duration {
+        Duration::from_millis(self.http_head_timeout_ms)
+    }
+
+    pub fn http_body_timeout(&self) -> Duration {
+        Duration::from_millis(self.http_body_timeout_ms)
+    }
+
     pub fn slack_timeout(&self) -> Duration {
         Duration::from_secs(self.slack_timeout_secs)
     }
@@ -398,6 +420,8 @@ mod tests {
         assert_eq!(s.listen, "127.0.0.1:8080");
         assert_eq!(s.slack_api_url, "https://slack.com/api");
         assert_eq!(s.slack_workspace_per_minute, 100);
+        assert_eq!(s.http_head_timeout(), Duration::from_secs(5));
+        assert_eq!(s.http_body_timeout(), Duration::from_secs(10));
         assert!(s.encryption_key.is_none());
     }
 

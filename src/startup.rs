@@ -176,14 +176,22 @@ impl Application {
                 .context("cannot build the SonarQube HTTP client")?,
         };
         let grace = settings.shutdown_grace();
+        let body_timeout = http::limits::BodyTimeout(settings.http_body_timeout());
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(web::Data::new(state.clone()))
+                .app_data(body_timeout)
+                .wrap(actix_web::middleware::from_fn(http::limits::bound_head))
                 .configure(http::routes)
         })
         // Stops are ours (`serve` listens for signals; see `shutdown`), bounded by the grace period.
         .disable_signals()
         .shutdown_timeout(grace.as_secs())
+        // Slow or stalled clients: the head must arrive in time (else 408), idle connections close
+        // after 5 s, and a closing connection gets 1 s to finish.
+        .client_request_timeout(settings.http_head_timeout())
+        .keep_alive(std::time::Duration::from_secs(5))
+        .client_disconnect_timeout(std::time::Duration::from_secs(1))
         .listen(listener)?
         .run();
         let public_unset = settings.public_url.is_none();
@@ -260,12 +268,26 @@ impl Application {
     }
 
     async fn resume_pending(&self) -> anyhow::Result<()> {
-        let interrupted = store::deliveries::note_interrupted(&self.db).await?;
+        let bound = self.shared.policy.max_ambiguous_attempts;
+        let interrupted = store::deliveries::note_interrupted(&self.db, bound).await?;
+        if !interrupted.given_up.is_empty() {
+            let n = interrupted.given_up.len();
+            self.shared
+                .counters
+                .deliveries_failed
+                .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+            tracing::warn!(
+                failed = n,
+                ids = ?interrupted.given_up,
+                bound,
+                "deliveries that may have posted {bound} times are failed, not sent again; see `sonar-slack deliveries list --state failed`"
+            );
+        }
         let pending = store::deliveries::pending(&self.db).await?;
         if !pending.is_empty() {
             tracing::info!(
                 pending = pending.len(),
-                interrupted,
+                interrupted = interrupted.noted,
                 "resuming deliveries left pending"
             );
             self.registry.do_send(Dispatch {

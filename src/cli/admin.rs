@@ -168,11 +168,25 @@ pub async fn subscriptions(db: &DatabaseConnection, cmd: SubscriptionsCmd) -> an
                     "warning: workspace {team} is not added yet; messages wait for `sonar-slack workspaces add --team-id {team}`"
                 );
             }
+            let was_disabled = catalog::channel_subscriptions(db, team.as_str(), channel.as_str())
+                .await?
+                .into_iter()
+                .find(|s| {
+                    s.connection_id == connection_id
+                        && s.project_key == project.as_str()
+                        && s.status != crate::store::status::ACTIVE
+                });
             let s = catalog::subscribe(db, &team, &channel, connection_id, &project, Some("cli"))
                 .await?;
             println!(
-                "subscription {}: {channel} in {team} hears about {project}",
-                s.id
+                "subscription {}: {channel} in {team} hears about {project}{}",
+                s.id,
+                was_disabled
+                    .map(|d| format!(
+                        " again (re-enabled; it was disabled: {})",
+                        d.disabled_reason.as_deref().unwrap_or("no reason recorded")
+                    ))
+                    .unwrap_or_default()
             );
         }
         SubscriptionsCmd::List => {
@@ -205,6 +219,7 @@ pub async fn subscriptions(db: &DatabaseConnection, cmd: SubscriptionsCmd) -> an
                 );
             }
         }
+        SubscriptionsCmd::Enable(args) => super::enable::enable(db, &args).await?,
         SubscriptionsCmd::Remove(route) => {
             let (team, channel, project, connection_id) = resolve(db, &route).await?;
             let found = catalog::subscriptions(db).await?.into_iter().find(|s| {
@@ -222,7 +237,7 @@ pub async fn subscriptions(db: &DatabaseConnection, cmd: SubscriptionsCmd) -> an
     Ok(())
 }
 
-async fn resolve(
+pub(super) async fn resolve(
     db: &DatabaseConnection,
     r: &RouteArgs,
 ) -> anyhow::Result<(TeamId, ChannelId, ProjectKey, i64)> {

@@ -1,7 +1,10 @@
 //! The command line: `serve`, `migrate`, `demo`, `manifest`, and managing connections,
-//! workspaces and subscriptions by hand (the Slack app does the last two from Slack).
+//! workspaces and subscriptions by hand (the Slack app does the last two from Slack), and
+//! listing and retrying deliveries.
 
 pub mod admin;
+pub mod deliveries;
+pub mod enable;
 
 use std::path::PathBuf;
 
@@ -38,6 +41,9 @@ pub enum Command {
     /// Which channels hear about which projects.
     #[command(subcommand)]
     Subscriptions(SubscriptionsCmd),
+    /// Deliveries (one message to one channel): list them, retry failed ones.
+    #[command(subcommand)]
+    Deliveries(DeliveriesCmd),
     /// Print the Slack app manifest (JSON) to create the app at https://api.slack.com/apps.
     Manifest {
         /// The base URL Slack will reach this service at, e.g. https://sonar-slack.example.com.
@@ -118,6 +124,67 @@ pub enum SubscriptionsCmd {
     List,
     /// Remove a subscription.
     Remove(RouteArgs),
+    /// Re-enable a disabled subscription, or without --project all of a channel's disabled ones
+    /// (e.g. after inviting the app back to the channel).
+    Enable(EnableArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EnableArgs {
+    /// The workspace id (T…).
+    #[arg(long)]
+    pub team_id: String,
+    /// The channel id (C…, G…).
+    #[arg(long)]
+    pub channel_id: String,
+    /// Only this project's subscription; without it, every disabled subscription of the channel.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Which connection the project lives on; needed only with --project when there are several.
+    #[arg(long, requires = "project")]
+    pub server_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DeliveryState {
+    Pending,
+    Sent,
+    Failed,
+}
+
+impl DeliveryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Sent => "sent",
+            DeliveryState::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeliveriesCmd {
+    /// List deliveries, newest first, with their state, attempts and last error.
+    List {
+        /// Only deliveries in this state.
+        #[arg(long)]
+        state: Option<DeliveryState>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..))]
+        limit: u64,
+    },
+    /// Put failed deliveries back to pending; the running service sends them at its next sweep.
+    Retry {
+        /// The deliveries' ids (see `deliveries list --state failed`).
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        ids: Vec<i64>,
+        /// Every failed delivery that can be retried.
+        #[arg(long)]
+        all: bool,
+        /// Also retry deliveries that may already have been posted (Slack may show them twice).
+        #[arg(long)]
+        even_if_posted: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ pub mod delivery;
 pub mod install_state;
 pub mod message;
 pub mod metrics;
+pub mod retry;
 pub mod signature;
 pub mod slack_signature;
 pub mod types;

@@ -7,8 +7,9 @@ use actix_web::{HttpRequest, web};
 use futures_util::StreamExt;
 
 use super::error::ApiError;
+use super::limits::BodyTimeout;
 
-/// How long a client may take to send the body.
+/// How long a client may take to send the body, unless the server says otherwise.
 const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Reads at most `limit` bytes; `expected` names what should arrive, for the error messages.
@@ -18,12 +19,13 @@ pub async fn read_raw(
     limit: usize,
     expected: &str,
 ) -> Result<Vec<u8>, ApiError> {
-    tokio::time::timeout(BODY_TIMEOUT, read(req, payload, limit, expected))
+    let timeout = req.app_data::<BodyTimeout>().map_or(BODY_TIMEOUT, |t| t.0);
+    tokio::time::timeout(timeout, read(req, payload, limit, expected))
         .await
         .map_err(|_| {
             ApiError::Timeout(format!(
-                "the body did not arrive within {} s",
-                BODY_TIMEOUT.as_secs()
+                "the body did not arrive within {} ms",
+                timeout.as_millis()
             ))
         })?
 }

@@ -7,6 +7,7 @@ pub mod error;
 pub mod events;
 pub mod health;
 pub mod install;
+pub mod limits;
 pub mod pages;
 pub mod slack_auth;
 pub mod webhooks;

@@ -264,24 +264,58 @@ pub async fn pending_by_channel(
         .collect())
 }
 
+/// Why a request's fate is unknown after a crash.
+const INTERRUPTED: &str = "the service stopped while a request to Slack was in flight";
+
+/// What the start-up check of interrupted deliveries did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Interrupted {
+    /// Rows whose request was out when the process stopped (each counted as ambiguous once).
+    pub noted: u64,
+    /// Rows that reached the bound of attempts that may have posted: failed, not sent again.
+    pub given_up: Vec<i64>,
+}
+
 /// Pending deliveries whose request was out when the process stopped may have been posted: count
-/// that once, at start-up, before they are sent again. Returns how many.
-pub async fn note_interrupted(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
+/// that once, at start-up, before they are sent again. A pending row that has now had
+/// `max_ambiguous` such attempts is failed with the reason instead of being sent once more, so the
+/// bound holds across restarts.
+pub async fn note_interrupted(
+    db: &impl ConnectionTrait,
+    max_ambiguous: u32,
+) -> Result<Interrupted, DbErr> {
     let res = delivery::Entity::update_many()
         .col_expr(
             delivery::Column::AmbiguousAttempts,
             Expr::col(delivery::Column::AmbiguousAttempts).add(1),
         )
-        .col_expr(
-            delivery::Column::LastError,
-            Expr::value("the service stopped while a request to Slack was in flight"),
-        )
+        .col_expr(delivery::Column::LastError, Expr::value(INTERRUPTED))
         .col_expr(delivery::Column::InFlight, Expr::value(false))
         .filter(delivery::Column::Status.eq(status::PENDING))
         .filter(delivery::Column::InFlight.eq(true))
         .exec(db)
         .await?;
-    Ok(res.rows_affected)
+    let bound = i32::try_from(max_ambiguous).unwrap_or(i32::MAX);
+    let over = delivery::Entity::find()
+        .filter(delivery::Column::Status.eq(status::PENDING))
+        .filter(delivery::Column::AmbiguousAttempts.gte(bound))
+        .order_by_asc(delivery::Column::Id)
+        .all(db)
+        .await?;
+    let mut given_up = Vec::with_capacity(over.len());
+    for d in over {
+        let last = d.last_error.as_deref().unwrap_or(INTERRUPTED);
+        let reason = format!(
+            "gave up after {} attempts that may have posted; last: {last}",
+            d.ambiguous_attempts
+        );
+        mark_failed(db, d.id, &reason).await?;
+        given_up.push(d.id);
+    }
+    Ok(Interrupted {
+        noted: res.rows_affected,
+        given_up,
+    })
 }
 
 /// The oldest pending delivery of a channel, whoever created it: messages leave in creation order

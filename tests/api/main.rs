@@ -2,9 +2,12 @@
 
 mod crash;
 mod delivery;
+mod forged;
 mod helpers;
+mod http_limits;
 mod instances;
 mod process;
+mod operations;
 mod restart;
 mod shutdown;
 mod signature_oracle;
@@ -13,6 +16,7 @@ mod slack_commands;
 mod slack_events;
 mod slack_install;
 mod slack_logs;
+mod slack_reenable;
 mod slack_story;
 mod slack_world;
 mod startup;

@@ -99,3 +99,77 @@ async fn a_stop_waits_for_the_request_out_and_a_crash_counts_it() {
         db.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn the_ambiguous_bound_holds_across_restarts() {
+    for db in databases().await {
+        let fake = fake_slack();
+        let mut settings = settings_for(&db, &fake);
+        settings.retry_max_ambiguous = 2;
+        // A 500 (may have posted: 1), then a crash while the retry is out (2 = the bound).
+        let app = TestApp::spawn_with(settings.clone()).await;
+        app.setup(&fake, &["C0AAA"]).await;
+        fake.script(
+            "C0AAA",
+            [
+                Scripted::Status(500),
+                Scripted::Slow {
+                    delay: std::time::Duration::from_millis(1500),
+                },
+            ],
+        );
+        assert_eq!(app.decision(&at(PASSED, 0)).await, "first_status");
+        assert_eq!(app.decision(&at(FAILED, 10)).await, "notified");
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let out = app.deliveries().await;
+            if out[0].in_flight && out[0].attempts == 2 {
+                assert_eq!(out[0].ambiguous_attempts, 1, "{out:?}");
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{out:?}");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        app.crash().await;
+
+        // The next start does not send it a third time: it fails it, with the reason, and counts it.
+        let next = TestApp::spawn_with(settings).await;
+        let rows = next.settled().await;
+        assert_eq!(
+            (
+                rows[0].status.as_str(),
+                rows[0].ambiguous_attempts,
+                rows[0].attempts
+            ),
+            ("failed", 2, 2),
+            "{rows:?}"
+        );
+        assert_eq!(
+            rows[0].last_error.as_deref(),
+            Some(
+                "gave up after 2 attempts that may have posted; last: the service stopped while a request to Slack was in flight"
+            )
+        );
+        let metrics = next
+            .client
+            .get(format!("{}/metrics", next.base))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        assert!(
+            metrics
+                .lines()
+                .any(|l| l.starts_with("sonar_slack_deliveries_failed_total") && l.ends_with(" 1")),
+            "{metrics}"
+        );
+        // Not sent a third time (a resend would be accepted: the script is used up). The fake
+        // drops the slow request when the crashed client goes away, so Slack saw nothing.
+        assert!(fake.messages().is_empty(), "{:?}", fake.messages());
+        assert_eq!(fake.attempts().len(), 1, "{:?}", fake.attempts());
+        next.crash().await;
+        db.cleanup().await;
+    }
+}
