@@ -20,6 +20,18 @@ pub struct Dispatch {
     pub deliveries: Vec<NewDelivery>,
 }
 
+/// Sent by `/readyz` and `/metrics`: how many actors are alive. Answering it at all shows the actor
+/// system is running.
+#[derive(Message)]
+#[rtype(result = "ActorStats")]
+pub struct GetStats;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct ActorStats {
+    pub projects: usize,
+    pub channels: usize,
+}
+
 pub struct Registry {
     shared: Arc<Shared>,
     projects: HashMap<(i64, String), Addr<ProjectActor>>,
@@ -81,6 +93,17 @@ impl Handler<Dispatch> for Registry {
 
     fn handle(&mut self, msg: Dispatch, _: &mut Context<Self>) {
         self.dispatch(msg.deliveries);
+    }
+}
+
+impl Handler<GetStats> for Registry {
+    type Result = MessageResult<GetStats>;
+
+    fn handle(&mut self, _: GetStats, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(ActorStats {
+            projects: self.projects.values().filter(|a| a.connected()).count(),
+            channels: self.channels.values().filter(|a| a.connected()).count(),
+        })
     }
 }
 

@@ -7,6 +7,7 @@ pub mod installs;
 pub mod leases;
 pub mod links;
 pub mod onetime;
+pub mod queue;
 pub mod slack_events;
 pub mod writer;
 
