@@ -3,6 +3,7 @@
 mod delivery;
 mod helpers;
 mod instances;
+mod metrics;
 mod restart;
 mod signature_oracle;
 mod slack_app;
