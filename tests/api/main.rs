@@ -1,6 +1,7 @@
 //! Integration tests: the service over real HTTP, a real database, and the fake Slack.
 
 mod delivery;
+mod delivery_logs;
 mod helpers;
 mod instances;
 mod metrics;
