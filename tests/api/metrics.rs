@@ -267,3 +267,36 @@ async fn readyz_fails_with_the_database_and_says_what_to_do() {
         app.crash().await;
     }
 }
+
+/// The acceptance check: `demo` ends its pipeline part with its own `/metrics`, and the counters of
+/// the work it did are there, non-zero.
+#[test]
+fn the_demo_prints_its_own_metrics_with_the_work_it_did() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sonar-slack"))
+        .arg("demo")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("demo runs");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_, metrics) = printed
+        .split_once("/metrics (non-zero samples")
+        .unwrap_or_else(|| panic!("no metrics in the demo's output: {printed}"));
+    for line in [
+        "sonar_slack_webhooks_received_total{outcome=\"notified\"} 2",
+        "sonar_slack_webhooks_received_total{outcome=\"bad_request\"} 1",
+        "sonar_slack_transitions_total{to=\"failed\"} 1",
+        "sonar_slack_transitions_total{to=\"passed\"} 1",
+        "sonar_slack_deliveries_total{outcome=\"sent\"} 4",
+        "sonar_slack_slack_rate_limited_total 1",
+        "sonar_slack_delivery_latency_seconds_count 4",
+        "sonar_slack_deliveries{state=\"sent\"} 4",
+        "sonar_slack_actors{kind=\"channel\"} 2",
+    ] {
+        assert!(metrics.contains(line), "{line} not in: {metrics}");
+    }
+}
