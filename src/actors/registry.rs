@@ -125,6 +125,13 @@ impl Registry {
 
     fn dispatch(&mut self, deliveries: Vec<NewDelivery>) {
         for delivery in deliveries {
+            tracing::debug!(
+                delivery = delivery.id,
+                project = %delivery.project_key,
+                team = %delivery.team_id,
+                channel = %delivery.channel_id,
+                "delivery handed to its channel"
+            );
             let key = (delivery.team_id.clone(), delivery.channel_id.clone());
             let gate = self
                 .workspaces

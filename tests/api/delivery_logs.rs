@@ -197,6 +197,7 @@ async fn json_logs_name_the_delivery_project_and_channel_on_every_line() {
         }
     }
     for (message, channel) in [
+        ("delivery handed to its channel", "C0FAIL"),
         ("delivered", "C0SENT"),
         ("Slack rate limit; waiting as told", "C0LIMIT"),
         ("delivered", "C0LIMIT"),
