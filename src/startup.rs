@@ -272,10 +272,7 @@ impl Application {
         let interrupted = store::deliveries::note_interrupted(&self.db, bound).await?;
         if !interrupted.given_up.is_empty() {
             let n = interrupted.given_up.len();
-            self.shared
-                .counters
-                .deliveries_failed
-                .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+            self.shared.counters.deliveries.add("failed", n as u64);
             tracing::warn!(
                 failed = n,
                 ids = ?interrupted.given_up,

@@ -1,8 +1,17 @@
 //! Logging setup (tracing, text or JSON) and the process-wide counters exported on `/metrics`.
 
+pub mod exposition;
+pub mod histogram;
+pub mod labeled;
+pub mod scrape;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tracing_subscriber::EnvFilter;
+
+use exposition::{Exposition, Kind};
+use histogram::Histogram;
+use labeled::Labeled;
 
 /// Installs the global subscriber. `RUST_LOG` overrides the default level.
 pub fn init(format: &str, default_level: &str) {
@@ -16,20 +25,30 @@ pub fn init(format: &str, default_level: &str) {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
     // A second init (tests, demo) keeps the first subscriber; that is fine.
     let _ = if format == "json" {
-        builder.json().try_init()
+        // One object per line: the event's fields at the top level, and the fields of the spans
+        // it happened in (a delivery's id, project and channel) under `span` and `spans`.
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(true)
+            .try_init()
     } else {
         builder.try_init()
     };
 }
 
-/// Counters; monotonically increasing for the life of the process.
+/// What the service counts for the life of the process, exported on `/metrics`.
 #[derive(Debug, Default)]
 pub struct Counters {
-    pub webhooks_accepted: AtomicU64,
-    pub webhooks_rejected: AtomicU64,
-    pub notifications: AtomicU64,
-    pub deliveries_sent: AtomicU64,
-    pub deliveries_failed: AtomicU64,
+    /// By outcome: the decision code of a stored webhook, or the error code of a refusal.
+    pub webhooks: Labeled,
+    /// Gate transitions notified, by the gate reached (`failed`, `passed`).
+    pub transitions: Labeled,
+    /// Deliveries that ended, by outcome (`sent`, `failed`).
+    pub deliveries: Labeled,
+    /// From a delivery's creation (the webhook's commit) to Slack accepting it.
+    pub delivery_latency: Histogram,
     pub slack_rate_limited: AtomicU64,
     pub slack_ambiguous_failures: AtomicU64,
     pub slack_retries_not_sent: AtomicU64,
@@ -44,34 +63,35 @@ impl Counters {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Prometheus text exposition.
-    pub fn render(&self) -> String {
+    /// The counter families, in Prometheus text.
+    pub fn render_into(&self, e: &mut Exposition) {
+        self.webhooks.render(
+            e,
+            "sonar_slack_webhooks_received_total",
+            "Webhooks received, by outcome: the decision when stored (2xx), else the error code answered.",
+            "outcome",
+            &[],
+        );
+        self.transitions.render(
+            e,
+            "sonar_slack_transitions_total",
+            "Quality-gate transitions notified, by the gate reached.",
+            "to",
+            &["failed", "passed"],
+        );
+        self.deliveries.render(
+            e,
+            "sonar_slack_deliveries_total",
+            "Deliveries ended, by outcome (failed ones carry their reason in the database).",
+            "outcome",
+            &["failed", "sent"],
+        );
+        self.delivery_latency.render(
+            e,
+            "sonar_slack_delivery_latency_seconds",
+            "Time from a delivery's creation (the webhook's commit) to Slack accepting the message.",
+        );
         let rows = [
-            (
-                "sonar_slack_webhooks_accepted_total",
-                "Webhooks stored (2xx).",
-                &self.webhooks_accepted,
-            ),
-            (
-                "sonar_slack_webhooks_rejected_total",
-                "Webhooks refused (4xx) or not stored (503).",
-                &self.webhooks_rejected,
-            ),
-            (
-                "sonar_slack_notifications_total",
-                "Gate transitions notified.",
-                &self.notifications,
-            ),
-            (
-                "sonar_slack_deliveries_sent_total",
-                "Messages Slack accepted.",
-                &self.deliveries_sent,
-            ),
-            (
-                "sonar_slack_deliveries_failed_total",
-                "Deliveries given up, with a recorded reason.",
-                &self.deliveries_failed,
-            ),
             (
                 "sonar_slack_slack_rate_limited_total",
                 "429 answers obeyed.",
@@ -108,13 +128,9 @@ impl Counters {
                 &self.installs,
             ),
         ];
-        let mut out = String::new();
         for (name, help, value) in rows {
-            out.push_str(&format!(
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n",
-                value.load(Ordering::Relaxed)
-            ));
+            e.family(name, Kind::Counter, help);
+            e.sample(name, &[], value.load(Ordering::Relaxed) as f64);
         }
-        out
     }
 }

@@ -64,7 +64,13 @@ impl ChannelActor {
             return;
         };
         self.busy = true;
-        let span = tracing::info_span!("deliver", delivery = next.id, team = %next.team_id, channel = %next.channel_id);
+        let span = tracing::info_span!(
+            "deliver",
+            delivery = next.id,
+            project = %next.project_key,
+            team = %next.team_id,
+            channel = %next.channel_id
+        );
         let job = deliver_one(
             self.shared.clone(),
             self.workspace.clone(),

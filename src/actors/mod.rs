@@ -24,7 +24,7 @@ use crate::telemetry::Counters;
 pub use channel::ChannelActor;
 pub use pacing::Pacing;
 pub use project::{IngestAnalysis, IngestReport, ProjectActor, SeedGate, Seeded};
-pub use registry::{Dispatch, Registry};
+pub use registry::{ActorStats, Dispatch, GetStats, Registry};
 
 /// What every actor needs, shared read-only.
 #[derive(Debug)]

@@ -162,7 +162,11 @@ pub(super) async fn deliver_one(
         match verdict {
             Verdict::Delivered { ts } => {
                 persist(&shared, || deliveries::mark_sent(&shared.db, d.id, &ts)).await;
-                Counters::bump(&shared.counters.deliveries_sent);
+                shared.counters.deliveries.bump("sent");
+                let waited = (chrono::Utc::now() - d.created_at)
+                    .to_std()
+                    .unwrap_or_default();
+                shared.counters.delivery_latency.observe(waited);
                 tracing::info!(%ts, "delivered");
                 return Finish::Done;
             }
@@ -219,7 +223,10 @@ pub(super) async fn deliver_one(
                     deliveries::disable_route(&shared.db, &d.team_id, &d.channel_id, &why)
                 })
                 .await;
-                bump_by(&shared.counters.deliveries_failed, failed.len());
+                shared
+                    .counters
+                    .deliveries
+                    .add("failed", failed.len() as u64);
                 tracing::warn!(%reason, failed = failed.len(), "channel disabled");
                 return Finish::Stop;
             }
@@ -239,7 +246,10 @@ pub(super) async fn deliver_one(
                     deliveries::disable_workspace(&shared.db, &d.team_id, &why)
                 })
                 .await;
-                bump_by(&shared.counters.deliveries_failed, failed.len());
+                shared
+                    .counters
+                    .deliveries
+                    .add("failed", failed.len() as u64);
                 tracing::error!(%reason, failed = failed.len(), "workspace disabled");
                 return Finish::Stop;
             }
@@ -276,10 +286,6 @@ where
     }
 }
 
-fn bump_by(counter: &std::sync::atomic::AtomicU64, n: usize) {
-    counter.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
-}
-
 fn jitter() -> f64 {
     rand::rng().random::<f64>()
 }
@@ -293,7 +299,7 @@ async fn call_off(shared: &Shared, id: i64) {
 /// Records a delivery as failed for good, with the reason, and moves on.
 async fn give_up(shared: &Shared, id: i64, reason: &str) -> Finish {
     persist(shared, || deliveries::mark_failed(&shared.db, id, reason)).await;
-    Counters::bump(&shared.counters.deliveries_failed);
+    shared.counters.deliveries.bump("failed");
     tracing::warn!(%reason, "delivery failed");
     Finish::Done
 }

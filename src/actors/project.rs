@@ -13,7 +13,6 @@ use crate::domain::decision::{self, Decision, IgnoreReason};
 use crate::domain::message;
 use crate::domain::webhook::AnalysisEvent;
 use crate::store::ingest::{self, IngestOutcome, IngestWrite, StoredMemory};
-use crate::telemetry::Counters;
 
 /// Sent by the webhook handler (through the [`Registry`]): decide on one event and make it durable.
 #[derive(Message)]
@@ -240,8 +239,8 @@ async fn apply(
             version,
             deliveries,
         } => {
-            if matches!(decision, Decision::Notify(_)) {
-                Counters::bump(&shared.counters.notifications);
+            if let Decision::Notify(t) = &decision {
+                shared.counters.transitions.bump(t.to.as_str());
             }
             tracing::info!(
                 connection_id,

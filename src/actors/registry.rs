@@ -20,6 +20,18 @@ pub struct Dispatch {
     pub deliveries: Vec<NewDelivery>,
 }
 
+/// Sent by `/readyz` and `/metrics`: how many actors are alive. Answering it at all shows the actor
+/// system is running.
+#[derive(Message)]
+#[rtype(result = "ActorStats")]
+pub struct GetStats;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct ActorStats {
+    pub projects: usize,
+    pub channels: usize,
+}
+
 pub struct Registry {
     shared: Arc<Shared>,
     projects: HashMap<(i64, String), Addr<ProjectActor>>,
@@ -84,6 +96,17 @@ impl Handler<Dispatch> for Registry {
     }
 }
 
+impl Handler<GetStats> for Registry {
+    type Result = MessageResult<GetStats>;
+
+    fn handle(&mut self, _: GetStats, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(ActorStats {
+            projects: self.projects.values().filter(|a| a.connected()).count(),
+            channels: self.channels.values().filter(|a| a.connected()).count(),
+        })
+    }
+}
+
 impl Registry {
     /// The project's actor, started on first use.
     fn project(
@@ -102,6 +125,13 @@ impl Registry {
 
     fn dispatch(&mut self, deliveries: Vec<NewDelivery>) {
         for delivery in deliveries {
+            tracing::debug!(
+                delivery = delivery.id,
+                project = %delivery.project_key,
+                team = %delivery.team_id,
+                channel = %delivery.channel_id,
+                "delivery handed to its channel"
+            );
             let key = (delivery.team_id.clone(), delivery.channel_id.clone());
             let gate = self
                 .workspaces

@@ -2,6 +2,7 @@
 //! a temporary SQLite database and the built-in fake Slack; prints each decision and every message.
 //! Then the Slack app's setup as the README tells it, against a fake Slack and a fake SonarQube.
 
+mod metrics;
 mod slack_app;
 
 use std::net::TcpListener;
@@ -19,7 +20,7 @@ use crate::domain::types::{ChannelId, ProjectKey, ServerUrl, TeamId};
 use crate::http::webhooks::SIGNATURE_HEADER;
 use crate::startup::{Application, open_database};
 use crate::store::{catalog, deliveries};
-use crate::testing::fake_slack::{FakeSlack, FakeSlackConfig, ReceivedMessage};
+use crate::testing::fake_slack::{FakeSlack, FakeSlackConfig, ReceivedMessage, Scripted};
 
 const PASSED: &str = include_str!("../../tests/fixtures/sonarqube/main-branch-passed.json");
 const FAILED: &str = include_str!("../../tests/fixtures/sonarqube/main-branch-failed.json");
@@ -44,6 +45,13 @@ pub async fn run() -> anyhow::Result<()> {
     let fake =
         FakeSlack::start(FakeSlackConfig::default()).context("cannot start the fake Slack")?;
     fake.add_token(TOKEN, TEAM);
+    // Slack rate-limits the second channel's first post once; the service waits and sends again.
+    fake.script(
+        CHANNELS[1],
+        [Scripted::RateLimited {
+            retry_after: Some("1".into()),
+        }],
+    );
 
     let mut settings = Settings::defaults();
     settings.database_url = format!("sqlite://{}?mode=rwc", dir.path().join("demo.db").display());
@@ -86,7 +94,11 @@ pub async fn run() -> anyhow::Result<()> {
         "  project    {PROJECT}, subscribed by {} and {} in {TEAM}",
         CHANNELS[0], CHANNELS[1]
     );
-    println!("  webhooks   signed with HMAC-SHA256, secret {SECRET:?}\n");
+    println!("  webhooks   signed with HMAC-SHA256, secret {SECRET:?}");
+    println!(
+        "  Slack      answers {}'s first post with 429 Retry-After: 1\n",
+        CHANNELS[1]
+    );
 
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let app = Application::build_with(settings, db.clone(), sealer, listener)?;
@@ -143,6 +155,7 @@ pub async fn run() -> anyhow::Result<()> {
     while !deliveries::pending(&db).await?.is_empty() {
         actix_web::rt::time::sleep(Duration::from_millis(20)).await;
     }
+    metrics::show(&client, &base, expected).await?;
     server.stop(true).await;
     let _ = running.await;
     fake.stop();

@@ -20,7 +20,8 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    fn code(&self) -> &'static str {
+    /// The `error` field of the answer (also the refusal's label in `/metrics`).
+    pub fn code(&self) -> &'static str {
         match self {
             Self::BadRequest(_) => "bad_request",
             Self::Unauthorized(_) => "bad_signature",

@@ -80,6 +80,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::head().to(health::healthz)),
     )
     .service(
+        resource("/readyz", "GET, HEAD")
+            .route(web::get().to(health::readyz))
+            .route(web::head().to(health::readyz)),
+    )
+    .service(
         resource("/metrics", "GET, HEAD")
             .route(web::get().to(health::metrics))
             .route(web::head().to(health::metrics)),
@@ -112,7 +117,7 @@ async fn not_found(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
     actix_web::HttpResponse::NotFound().json(serde_json::json!({
         "error": "not_found",
         "message": format!(
-            "no {} {} here; endpoints: POST /webhooks/sonarqube, GET /slack/install, GET /slack/oauth/callback, POST /slack/commands, POST /slack/events, POST /slack/interactions, GET|POST /connect/{{token}}, GET /healthz, GET /metrics",
+            "no {} {} here; endpoints: POST /webhooks/sonarqube, GET /slack/install, GET /slack/oauth/callback, POST /slack/commands, POST /slack/events, POST /slack/interactions, GET|POST /connect/{{token}}, GET|HEAD /healthz, GET|HEAD /readyz, GET|HEAD /metrics",
             req.method(),
             req.path()
         ),

@@ -7,13 +7,12 @@ use secrecy::ExposeSecret;
 use super::AppState;
 use super::body::read_raw;
 use super::error::ApiError;
-use crate::actors::IngestAnalysis;
 use crate::actors::project::IngestError;
+use crate::actors::{IngestAnalysis, IngestReport};
 use crate::domain::signature::verify_sonar;
 use crate::domain::types::ServerUrl;
 use crate::domain::webhook::{parse_envelope, parse_event};
 use crate::store::catalog;
-use crate::telemetry::Counters;
 
 /// Largest body accepted; SonarQube's payloads are a few KiB.
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -26,21 +25,28 @@ pub async fn receive(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let result = handle(&req, payload, &state).await;
+    // Counted by what SonarQube was told: the decision, or the error code of the refusal.
     match &result {
-        Ok(_) => Counters::bump(&state.counters.webhooks_accepted),
+        Ok(report) => state.counters.webhooks.bump(&report.decision),
         Err(e) => {
-            Counters::bump(&state.counters.webhooks_rejected);
+            state.counters.webhooks.bump(e.code());
             tracing::warn!(error = %e, "webhook refused");
         }
     }
-    result
+    let report = result?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "status": "accepted",
+        "decision": report.decision,
+        "detail": report.detail,
+        "channels": report.channels,
+    })))
 }
 
 async fn handle(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<IngestReport, ApiError> {
     let body = read_raw(req, payload, MAX_BODY, "a SonarQube webhook (JSON)").await?;
     let envelope = parse_envelope(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let server_url = envelope
@@ -77,7 +83,7 @@ async fn handle(
         })?;
     }
     let event = parse_event(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let report = state
+    state
         .registry
         .send(IngestAnalysis {
             connection_id: connection.id,
@@ -88,13 +94,5 @@ async fn handle(
         .map_err(|_| {
             ApiError::Unavailable("the service is shutting down; the event was not stored".into())
         })?
-        .map_err(|e: IngestError| {
-            ApiError::Unavailable(format!("the event was not stored: {e}"))
-        })?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "status": "accepted",
-        "decision": report.decision,
-        "detail": report.detail,
-        "channels": report.channels,
-    })))
+        .map_err(|e: IngestError| ApiError::Unavailable(format!("the event was not stored: {e}")))
 }

@@ -29,9 +29,11 @@ pub async fn pending(db: &impl ConnectionTrait) -> Result<Vec<NewDelivery>, DbEr
             if let Some(n) = notes.iter().find(|n| n.id == d.notification_id) {
                 out.push(NewDelivery {
                     id: d.id,
+                    project_key: n.project_key.clone(),
                     team_id: d.team_id.clone(),
                     channel_id: d.channel_id.clone(),
                     message: n.message.clone(),
+                    created_at: d.created_at,
                 });
             }
         }
@@ -340,8 +342,10 @@ pub async fn oldest_pending(
         .await?;
     Ok(note.map(|n| NewDelivery {
         id: d.id,
+        project_key: n.project_key,
         team_id: d.team_id,
         channel_id: d.channel_id,
         message: n.message,
+        created_at: d.created_at,
     }))
 }

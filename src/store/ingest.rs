@@ -63,9 +63,13 @@ pub struct IngestWrite {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewDelivery {
     pub id: i64,
+    /// The notification's project, for logs.
+    pub project_key: String,
     pub team_id: String,
     pub channel_id: String,
     pub message: String,
+    /// When the row was created (its latency is measured from here).
+    pub created_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,9 +179,11 @@ async fn apply(txn: &DatabaseTransaction, w: &IngestWrite) -> Result<IngestOutco
             .await?;
             deliveries.push(NewDelivery {
                 id: row.id,
+                project_key: w.project_key.clone(),
                 team_id: route.team_id,
                 channel_id: route.channel_id,
                 message: message.clone(),
+                created_at: row.created_at,
             });
         }
     }

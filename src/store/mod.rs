@@ -8,6 +8,7 @@ pub mod leases;
 pub mod links;
 pub mod onetime;
 pub mod operator;
+pub mod queue;
 pub mod slack_events;
 pub mod writer;
 

@@ -13,6 +13,8 @@ use crate::startup::{Application, load_sealer, open_database};
 
 pub struct SpawnedApp {
     pub port: u16,
+    /// The service's own database handle (tests close it to see what the service does without it).
+    db: sea_orm::DatabaseConnection,
     handle: ServerHandle,
     finished: Option<tokio::sync::oneshot::Receiver<()>>,
     system: actix_web::rt::System,
@@ -30,8 +32,8 @@ impl SpawnedApp {
                 let db = open_database(&settings).await?;
                 let sealer: Sealer = load_sealer(&settings, &db).await?;
                 let listener = TcpListener::bind("127.0.0.1:0")?;
-                let app = Application::build_with(settings, db, sealer, listener)?;
-                let started = (app.port(), app.handle());
+                let app = Application::build_with(settings, db.clone(), sealer, listener)?;
+                let started = (app.port(), app.handle(), db);
                 actix_web::rt::spawn(async move {
                     if let Err(e) = app.run_until_stopped().await {
                         tracing::error!("service stopped with an error: {e:#}");
@@ -41,21 +43,27 @@ impl SpawnedApp {
                 anyhow::Ok(started)
             });
             let ok = built.is_ok();
-            let _ = tx.send(built.map(|(p, h)| (p, h, actix_web::rt::System::current())));
+            let _ = tx.send(built.map(|(p, h, db)| (p, h, db, actix_web::rt::System::current())));
             if ok {
                 let _ = system.run();
             }
         });
-        let (port, handle, system) = rx
+        let (port, handle, db, system) = rx
             .recv()
             .context("the service thread died while starting")??;
         Ok(SpawnedApp {
             port,
+            db,
             handle,
             finished: Some(finished),
             system,
             thread: Some(thread),
         })
+    }
+
+    /// Closes the service's connection pool: from now on every query it makes fails.
+    pub async fn close_database(&self) {
+        let _ = self.db.clone().close().await;
     }
 
     pub fn base_url(&self) -> String {

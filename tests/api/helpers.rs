@@ -124,6 +124,11 @@ impl TestApp {
         self.app.crash().await;
     }
 
+    /// Closes the service's own database pool (not the test's): its queries fail from now on.
+    pub async fn close_service_database(&self) {
+        self.app.close_database().await;
+    }
+
     /// Stops the service as SIGTERM does.
     pub async fn stop(self) {
         self.app.stop().await;

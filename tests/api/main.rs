@@ -2,12 +2,14 @@
 
 mod crash;
 mod delivery;
+mod delivery_logs;
 mod forged;
 mod helpers;
 mod http_limits;
 mod instances;
-mod process;
+mod metrics;
 mod operations;
+mod process;
 mod restart;
 mod shutdown;
 mod signature_oracle;

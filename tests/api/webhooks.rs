@@ -286,26 +286,34 @@ async fn health_and_metrics_answer() {
             .await
             .expect("healthz");
         assert_eq!(res.status(), 200);
+        let res = app
+            .client
+            .get(format!("{}/readyz", app.base))
+            .send()
+            .await
+            .expect("readyz");
+        assert_eq!(res.status(), 200);
         let metrics = app
             .client
             .get(format!("{}/metrics", app.base))
             .send()
             .await
             .expect("metrics");
-        assert!(
-            metrics
-                .text()
-                .await
-                .expect("text")
-                .contains("sonar_slack_webhooks_accepted_total 0")
-        );
+        let metrics = metrics.text().await.expect("text");
+        for line in [
+            "# TYPE sonar_slack_webhooks_received_total counter",
+            "sonar_slack_deliveries_total{outcome=\"sent\"} 0",
+            "sonar_slack_delivery_latency_seconds_count 0",
+            "sonar_slack_deliveries{state=\"pending\"} 0",
+            "sonar_slack_actors{kind=\"channel\"} 0",
+        ] {
+            assert!(metrics.contains(line), "{line} in {metrics}");
+        }
         // Load balancers probe with HEAD; a wrong method is told which ones exist.
-        let head = app
-            .client
-            .head(format!("{}/healthz", app.base))
-            .send()
-            .await;
-        assert_eq!(head.expect("head").status(), 200);
+        for path in ["/healthz", "/readyz", "/metrics"] {
+            let head = app.client.head(format!("{}{path}", app.base)).send().await;
+            assert_eq!(head.expect("head").status(), 200, "HEAD {path}");
+        }
         for (method, path, allow) in [
             (reqwest::Method::GET, "/slack/commands", "POST"),
             (reqwest::Method::PUT, "/webhooks/sonarqube", "POST"),
