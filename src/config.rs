@@ -25,6 +25,10 @@ pub struct Settings {
     /// Base64 of 32 random bytes. When absent, a key file is created beside the database.
     #[serde(default)]
     pub encryption_key: Option<SecretString>,
+    /// Keys that sealed values before `encryption_key` (base64, comma-separated): they only open,
+    /// until `sonar-slack keys rotate` has re-sealed everything under `encryption_key`.
+    #[serde(default)]
+    pub previous_encryption_keys: Option<SecretString>,
     /// Where the generated key lives when `encryption_key` is not set.
     #[serde(default)]
     pub key_file: Option<PathBuf>,
@@ -191,6 +195,7 @@ const TEXT_SETTINGS: &[&str] = &[
     "listen",
     "slack_api_url",
     "encryption_key",
+    "previous_encryption_keys",
     "key_file",
     "log_format",
     "instance_id",

@@ -7,6 +7,7 @@ pub mod crypto;
 pub mod demo;
 pub mod domain;
 pub mod http;
+pub mod keys;
 pub mod shutdown;
 pub mod slack;
 pub mod slash;

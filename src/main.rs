@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use sonar_slack::cli::{Cli, Command, admin, deliveries};
+use sonar_slack::cli::{Cli, Command, admin, deliveries, keys};
 use sonar_slack::config::Settings;
 use sonar_slack::startup::{Application, load_sealer, open_database};
 use sonar_slack::{demo, telemetry};
@@ -58,6 +58,10 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Deliveries(cmd) => {
             let db = open_database(&settings).await?;
             deliveries::run(&db, &settings, cmd).await
+        }
+        Command::Keys(cmd) => {
+            let db = open_database(&settings).await?;
+            keys::run(&db, &settings, cmd).await
         }
         Command::Manifest { public_url } => {
             let manifest = admin::manifest(&settings, public_url.as_deref())?;

@@ -1,7 +1,6 @@
 //! Building and running the service: database, key, actors, resumed deliveries and the HTTP server.
 
 use std::net::TcpListener;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use actix::{Actor, Addr};
@@ -13,8 +12,9 @@ use sea_orm::DatabaseConnection;
 use crate::actors::tokens::BotTokens;
 use crate::actors::{Dispatch, Pacing, Registry, Shared};
 use crate::config::Settings;
-use crate::crypto::{Sealer, default_key_path};
+use crate::crypto::Sealer;
 use crate::http::{self, AppState, SlackApp};
+use crate::keys;
 use crate::shutdown;
 use crate::slack::{SlackClient, SlackOAuth};
 use crate::sonar::SonarClient;
@@ -51,46 +51,43 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<DatabaseConnec
     Ok(db)
 }
 
-/// The key from `SONAR_SLACK_ENCRYPTION_KEY`, else the key file (created when missing, unless the
-/// database already holds sealed secrets). Refuses a key that cannot open this database's secrets.
+/// The keys from `SONAR_SLACK_ENCRYPTION_KEY` (and `_PREVIOUS_ENCRYPTION_KEYS`), else the key file
+/// (created when missing, unless the database already holds sealed secrets). Refuses keys that do
+/// not open every secret sealed in this database, and changes nothing then.
 pub async fn load_sealer(settings: &Settings, db: &DatabaseConnection) -> anyhow::Result<Sealer> {
-    let sample = store::catalog::any_sealed(db).await?;
-    let (sealer, source) = match &settings.encryption_key {
-        Some(key) => (
-            Sealer::from_base64(key).context(
-                "the encryption key (SONAR_SLACK_ENCRYPTION_KEY or `encryption_key` in the config file) is unusable",
-            )?,
-            "the configured encryption_key".to_owned(),
-        ),
+    let source = keys::KeySource::of(settings);
+    let sealer = match keys::configured_sealer(settings)? {
+        Some(sealer) => sealer,
         None => {
-            let path: PathBuf = settings
-                .key_file
-                .clone()
-                .unwrap_or_else(|| default_key_path(&settings.database_url));
-            if sample.is_some() && !path.exists() {
+            let keys::KeySource::File(path) = &source else {
+                anyhow::bail!("the configured encryption key cannot be read");
+            };
+            let holds_secrets = !store::sealed::all(db).await?.is_empty();
+            if holds_secrets && !path.exists() {
                 anyhow::bail!(
                     "this database holds sealed secrets but the key file {} is missing: restore it, or set SONAR_SLACK_ENCRYPTION_KEY (or SONAR_SLACK_KEY_FILE) to the key that sealed them",
                     path.display()
                 );
             }
-            let (sealer, created) = Sealer::load_or_create(&path)?;
+            let (sealer, created) = Sealer::load_or_create(path)?;
             let shown = path.canonicalize().unwrap_or_else(|_| path.clone());
             if created {
                 tracing::warn!(key_file = %shown.display(), "created a new encryption key; back it up with the database, sealed tokens cannot be read without it");
             } else {
-                tracing::info!(key_file = %shown.display(), "using the encryption key file");
-                warn_if_readable_by_others(&path);
+                warn_if_readable_by_others(path);
             }
-            (sealer, format!("the key file {}", shown.display()))
+            sealer
         }
     };
-    if let Some((sealed, context)) = sample
-        && sealer.open(&sealed, &context).is_err()
-    {
-        anyhow::bail!(
-            "{source} does not open the secrets sealed in this database: use the key that sealed them (sealed tokens and secrets cannot be recovered without it)"
-        );
-    }
+    let checked = keys::check_all(db, &sealer, &source).await?;
+    let ring = sealer.keyring();
+    tracing::info!(
+        keys = %source.describe(),
+        key_id = %ring.primary().id(),
+        older_keys = ring.keys().len() - 1,
+        secrets = checked,
+        "every sealed secret opens"
+    );
     Ok(sealer)
 }
 

@@ -113,7 +113,11 @@ impl BotTokens {
             Err(OAuthError::Refused(code)) => {
                 // Another instance may have used the refresh token a moment ago.
                 let again = self.workspace(team).await?;
-                if again.refresh_token_sealed.as_ref() != Some(refresh_sealed) {
+                let same = again
+                    .refresh_token_sealed
+                    .as_deref()
+                    .is_some_and(|now| self.opens_to(team, now, &refresh_token));
+                if !same {
                     return self.open_bot(&again);
                 }
                 let why =
@@ -143,16 +147,30 @@ impl BotTokens {
             .expires_in
             .and_then(|d| chrono::Duration::from_std(d).ok())
             .map(|d| Utc::now() + d);
-        let stored = installs::store_rotated(
-            &self.db,
-            team,
-            refresh_sealed,
-            &bot_sealed,
-            &refresh_sealed_new,
-            expires_at,
-        )
-        .await
-        .map_err(|e| TokenProblem::Transient(e.to_string()))?;
+        // The stored refresh token may have been re-sealed (key rotation) since we read it: the
+        // pair is stored as long as it still holds the token we used.
+        let mut expected = refresh_sealed.clone();
+        let mut stored = false;
+        for _ in 0..3 {
+            stored = installs::store_rotated(
+                &self.db,
+                team,
+                &expected,
+                &bot_sealed,
+                &refresh_sealed_new,
+                expires_at,
+            )
+            .await
+            .map_err(|e| TokenProblem::Transient(e.to_string()))?;
+            if stored {
+                break;
+            }
+            let now = self.workspace(team).await?;
+            match now.refresh_token_sealed {
+                Some(now) if self.opens_to(team, &now, &refresh_token) => expected = now,
+                _ => break,
+            }
+        }
         if stored {
             tracing::info!(team, "bot token refreshed");
             Ok(grant.bot_token)
@@ -178,6 +196,13 @@ impl BotTokens {
             )));
         }
         Ok(ws)
+    }
+
+    /// Whether a sealed refresh token holds `token` (a re-sealed one differs only in its ciphertext).
+    fn opens_to(&self, team: &str, sealed: &str, token: &SecretString) -> bool {
+        self.sealer
+            .open(sealed, &catalog::refresh_token_context(team))
+            .is_ok_and(|t| t.expose_secret() == token.expose_secret())
     }
 
     fn open_bot(&self, ws: &workspace::Model) -> Result<SecretString, TokenProblem> {

@@ -1,10 +1,11 @@
 //! The command line: `serve`, `migrate`, `demo`, `manifest`, and managing connections,
 //! workspaces and subscriptions by hand (the Slack app does the last two from Slack), and
-//! listing and retrying deliveries.
+//! listing and retrying deliveries, and rotating the encryption key.
 
 pub mod admin;
 pub mod deliveries;
 pub mod enable;
+pub mod keys;
 
 use std::path::PathBuf;
 
@@ -44,6 +45,9 @@ pub enum Command {
     /// Deliveries (one message to one channel): list them, retry failed ones.
     #[command(subcommand)]
     Deliveries(DeliveriesCmd),
+    /// Encryption keys: which key seals the stored secrets; rotation to a new key.
+    #[command(subcommand)]
+    Keys(KeysCmd),
     /// Print the Slack app manifest (JSON) to create the app at https://api.slack.com/apps.
     Manifest {
         /// The base URL Slack will reach this service at, e.g. https://sonar-slack.example.com.
@@ -51,6 +55,17 @@ pub enum Command {
         #[arg(long)]
         public_url: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCmd {
+    /// Show the keys in use (by id, never the key) and how many stored secrets each one seals.
+    Status,
+    /// Re-seal every stored secret under a new key and retire the old one. With a key file, the new
+    /// key is made and written there; with SONAR_SLACK_ENCRYPTION_KEY, put the new key there and the
+    /// old one in SONAR_SLACK_PREVIOUS_ENCRYPTION_KEYS first. Safe to interrupt: run it again and it
+    /// carries on. The running service picks up a rotated key file by itself.
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]

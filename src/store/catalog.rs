@@ -237,31 +237,6 @@ pub fn webhook_secret_context(server_url: &str) -> String {
     format!("connection:{server_url}:webhook_secret")
 }
 
-/// One sealed value and its context, to check that the configured key opens this database's secrets.
-pub async fn any_sealed(db: &impl ConnectionTrait) -> Result<Option<(String, String)>, DbErr> {
-    // An uninstalled workspace has its token erased (empty).
-    let sealed_token = workspace::Entity::find()
-        .filter(workspace::Column::BotTokenSealed.ne(""))
-        .one(db)
-        .await?;
-    if let Some(w) = sealed_token {
-        return Ok(Some((w.bot_token_sealed, bot_token_context(&w.team_id))));
-    }
-    let signed = connection::Entity::find()
-        .filter(connection::Column::SecretSealed.is_not_null())
-        .one(db)
-        .await?;
-    if let Some((sealed, c)) = signed.and_then(|c| c.secret_sealed.clone().map(|s| (s, c))) {
-        return Ok(Some((sealed, webhook_secret_context(&c.server_url))));
-    }
-    let link = entity::user_link::Entity::find().one(db).await?;
-    Ok(link.map(|l| {
-        let context =
-            super::links::user_token_context(&l.team_id, &l.slack_user_id, l.connection_id);
-        (l.token_sealed, context)
-    }))
-}
-
 /// A channel's subscriptions, active or not, oldest first.
 pub async fn channel_subscriptions(
     db: &impl ConnectionTrait,

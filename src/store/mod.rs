@@ -9,6 +9,7 @@ pub mod links;
 pub mod onetime;
 pub mod operator;
 pub mod queue;
+pub mod sealed;
 pub mod slack_events;
 pub mod writer;
 

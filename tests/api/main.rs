@@ -7,6 +7,8 @@ mod forged;
 mod helpers;
 mod http_limits;
 mod instances;
+mod keys;
+mod keys_live;
 mod metrics;
 mod operations;
 mod process;

@@ -13,7 +13,7 @@ use sonar_slack::store::catalog;
 
 use crate::helpers::{SECRET, SERVER, TEAM, TOKEN, TestDb, WAIT, team, test_key};
 
-const BIN: &str = env!("CARGO_BIN_EXE_sonar-slack");
+pub const BIN: &str = env!("CARGO_BIN_EXE_sonar-slack");
 
 /// A running `serve`; killed when dropped.
 pub struct Service {
@@ -46,6 +46,11 @@ impl ServiceEnv {
             vars,
             log_dir: log_dir.to_owned(),
         }
+    }
+
+    pub fn unset(mut self, name: &str) -> Self {
+        self.vars.retain(|(n, _)| n != name);
+        self
     }
 
     pub fn set(mut self, name: &str, value: impl ToString) -> Self {

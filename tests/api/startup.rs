@@ -18,7 +18,7 @@ async fn a_key_that_cannot_open_the_database_secrets_is_refused() {
             [7u8; 32],
         )));
         let err = SpawnedApp::start(wrong).err().expect("refused").to_string();
-        assert!(err.contains("does not open the secrets"), "{err}");
+        assert!(err.contains("cannot be opened with"), "{err}");
 
         let dir = tempfile::tempdir().expect("dir");
         let mut lost = settings_for(&db, &fake);
