@@ -40,7 +40,8 @@ impl KeySource {
     pub fn describe(&self) -> String {
         match self {
             KeySource::Configured => {
-                "the configured SONAR_SLACK_ENCRYPTION_KEY and SONAR_SLACK_PREVIOUS_ENCRYPTION_KEYS".into()
+                "the configured SONAR_SLACK_ENCRYPTION_KEY and SONAR_SLACK_PREVIOUS_ENCRYPTION_KEYS"
+                    .into()
             }
             KeySource::File(path) => {
                 let shown = path.canonicalize().unwrap_or_else(|_| path.clone());

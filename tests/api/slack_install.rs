@@ -4,8 +4,9 @@
 use entity::{oauth_state, workspace};
 use reqwest::header::COOKIE;
 use sea_orm::{EntityTrait, PaginatorTrait};
+use secrecy::ExposeSecret;
 use sonar_slack::domain::types::{ChannelId, ProjectKey, TeamId};
-use sonar_slack::store::catalog;
+use sonar_slack::store::{catalog, sealed};
 use sonar_slack::testing::fake_slack::{InstallGrant, Scripted};
 
 use super::helpers::databases;
@@ -239,6 +240,83 @@ async fn rotating_bot_tokens_are_refreshed_once_before_they_expire() {
         assert_ne!(
             after.refresh_token_sealed, ws.refresh_token_sealed,
             "the new pair is stored"
+        );
+        finish(app, fakes, db).await;
+    }
+}
+
+#[tokio::test]
+async fn a_refresh_stores_its_new_pair_though_a_key_rotation_resealed_the_old_one_meanwhile() {
+    for db in databases().await {
+        let fakes = Fakes::start();
+        let (app, conn) = spawn(&db, &fakes).await;
+        let mut grant = InstallGrant::team(APP_TEAM, "xoxe.xoxb-rotating-1");
+        grant.rotation = true;
+        fakes.slack.add_install("code-rotating", grant);
+        fakes.slack.set_token_lifetime(60);
+        fakes
+            .slack
+            .set_redirect_uri(&format!("{}/slack/oauth/callback", app.base));
+        assert_eq!(install(&app.base, "code-rotating").await.0, 200);
+        catalog::subscribe(
+            &app.db,
+            &TeamId::parse(APP_TEAM).expect("team"),
+            &ChannelId::parse("C0RESEAL01").expect("channel"),
+            conn,
+            &ProjectKey::parse(PROJECT_A).expect("key"),
+            None,
+        )
+        .await
+        .expect("subscribe");
+        fakes.slack.set_token_lifetime(43_200);
+        let first = webhook(&app.base, &fakes.sonar.url(), PROJECT_A, false, 29).await;
+        assert_eq!(first["decision"], "first_status", "{first}");
+
+        // The post needs a refresh; while Slack has it, a key rotation re-seals the refresh token.
+        fakes.slack.hold_oauth();
+        let report = webhook(&app.base, &fakes.sonar.url(), PROJECT_A, true, 30).await;
+        assert_eq!(report["channels"], 1, "{report}");
+        assert!(
+            fakes
+                .slack
+                .wait_for_held_oauth(1, super::helpers::WAIT)
+                .await
+        );
+        let place = sealed::Place::RefreshToken {
+            team: APP_TEAM.into(),
+        };
+        let stored = app_workspace(&app)
+            .await
+            .refresh_token_sealed
+            .expect("refresh");
+        let used = app.sealer.open(&stored, &place.context()).expect("opens");
+        let resealed = app.sealer.seal(used.expose_secret(), &place.context());
+        assert!(
+            sealed::replace(&app.db, &place, &stored, &resealed)
+                .await
+                .expect("reseal")
+        );
+        fakes.slack.release_oauth();
+
+        fakes
+            .slack
+            .wait_for_messages(1, super::helpers::WAIT)
+            .await
+            .expect("posted");
+        let after = app_workspace(&app).await;
+        assert_eq!(after.status, "active");
+        let now = app
+            .sealer
+            .open(
+                after.refresh_token_sealed.as_deref().expect("refresh"),
+                &place.context(),
+            )
+            .expect("opens");
+        assert_ne!(
+            now.expose_secret(),
+            used.expose_secret(),
+            "[{}] the refreshed pair is stored, not dropped for a re-sealed copy of the used token",
+            db.kind
         );
         finish(app, fakes, db).await;
     }

@@ -81,6 +81,8 @@ struct Shared {
     accepted: watch::Sender<usize>,
     /// Bumped after every body accepted at a response_url.
     responded: watch::Sender<u64>,
+    /// `oauth.v2.access` calls wait while this is held (see `hold_oauth`).
+    oauth_gate: watch::Sender<oauth::Gate>,
 }
 
 impl Shared {
@@ -114,6 +116,7 @@ impl FakeSlack {
             changed,
             accepted,
             responded: watch::Sender::new(0),
+            oauth_gate: watch::Sender::new(oauth::Gate::default()),
         });
         let data = web::Data::from(Arc::clone(&shared));
         let server = FakeServer::start("fake-slack", move |cfg| {
@@ -179,7 +182,10 @@ async fn api(
         "chat.postMessage" => post::post_message(&req, body, &shared).await,
         "auth.test" => auth::auth_test(&req, &shared),
         "conversations.info" => conversations::info(&req, body, &shared),
-        "oauth.v2.access" => oauth::access(&req, body, &shared),
+        "oauth.v2.access" => {
+            oauth::wait_at_gate(&shared).await;
+            oauth::access(&req, body, &shared)
+        }
         _ => Failure::error("unknown_method").respond().0,
     }
 }

@@ -146,6 +146,44 @@ impl FakeSlack {
     }
 }
 
+/// Holding `oauth.v2.access` calls, so a test can act while one is under way.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Gate {
+    held: bool,
+    waiting: usize,
+}
+
+/// Waits while calls are held.
+pub(super) async fn wait_at_gate(shared: &Shared) {
+    let mut gate = shared.oauth_gate.subscribe();
+    if !gate.borrow().held {
+        return;
+    }
+    shared.oauth_gate.send_modify(|g| g.waiting += 1);
+    let _ = gate.wait_for(|g| !g.held).await;
+    shared.oauth_gate.send_modify(|g| g.waiting -= 1);
+}
+
+impl FakeSlack {
+    /// `oauth.v2.access` calls wait, unanswered, until `release_oauth`.
+    pub fn hold_oauth(&self) {
+        self.inner.shared.oauth_gate.send_modify(|g| g.held = true);
+    }
+
+    /// Waits until `n` calls are held; needs a tokio runtime with timers.
+    pub async fn wait_for_held_oauth(&self, n: usize, timeout: std::time::Duration) -> bool {
+        let mut gate = self.inner.shared.oauth_gate.subscribe();
+        tokio::time::timeout(timeout, gate.wait_for(|g| g.waiting >= n))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// Answers the held calls and stops holding.
+    pub fn release_oauth(&self) {
+        self.inner.shared.oauth_gate.send_modify(|g| g.held = false);
+    }
+}
+
 /// The fields of a request that matter, from the query string, a form body and the headers.
 struct Request {
     grant_type: Option<String>,
