@@ -89,7 +89,10 @@ async fn log_pending(db: &DatabaseConnection) {
     const SHOWN: usize = 20;
     match store::deliveries::pending_by_channel(db).await {
         Ok(by_channel) if by_channel.is_empty() => {
-            tracing::info!(pending = 0, "stopped with no delivery pending");
+            tracing::info!(
+                pending = 0,
+                "stopped; nothing left pending for the next start"
+            );
         }
         Ok(by_channel) => {
             let total: u64 = by_channel.iter().map(|(_, _, n)| n).sum();

@@ -134,10 +134,11 @@ impl TestApp {
         self.app.stop().await;
     }
 
-    /// Waits until a delivery has a request out to Slack.
-    pub async fn request_out(&self) {
+    /// Waits until the fake Slack has received its `n`th post and the delivery is marked in flight:
+    /// the request is really out (in flight alone may still be its pacing wait).
+    pub async fn request_out(&self, fake: &FakeSlack, n: usize) {
         let deadline = tokio::time::Instant::now() + WAIT;
-        while !self.deliveries().await.iter().any(|d| d.in_flight) {
+        while fake.posts_arrived() < n || !self.deliveries().await.iter().any(|d| d.in_flight) {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "no request went out"

@@ -31,7 +31,7 @@ pub async fn story(w: &World<'_>) -> String {
     assert_eq!(ws.team_name.as_deref(), Some("Acme"));
     assert_eq!(ws.bot_user_id.as_deref(), Some(BOT_USER));
     assert_eq!(ws.installed_by.as_deref(), Some(ALICE));
-    assert!(ws.bot_token_sealed.starts_with("v1:"));
+    assert!(ws.bot_token_sealed.starts_with("v2:"));
     assert!(!ws.bot_token_sealed.contains(BOT_TOKEN));
     let oauth = fakes.slack.oauth_calls();
     assert_eq!(oauth.len(), 1, "{oauth:?}");
