@@ -150,6 +150,7 @@ impl Application {
             in_flight: Default::default(),
             stopping: Default::default(),
             armed: Default::default(),
+            restart_holds: Default::default(),
         });
         let instance = shared.instance_id.clone();
         let shared_for_stop = shared.clone();
@@ -277,6 +278,23 @@ impl Application {
                 "deliveries that may have posted {bound} times are failed, not sent again; see `sonar-slack deliveries list --state failed`"
             );
         }
+        if !interrupted.channels.is_empty() {
+            let until = tokio::time::Instant::now() + self.shared.pacing.channel_interval();
+            let mut holds = self
+                .shared
+                .restart_holds
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for channel in &interrupted.channels {
+                holds.insert(channel.clone(), until);
+            }
+        }
+        // Each request that was out at the stop may have posted: counted like any other ambiguous
+        // failure, so the alert on that counter sees a possible duplicate after a crash too.
+        self.shared
+            .counters
+            .slack_ambiguous_failures
+            .fetch_add(interrupted.noted, std::sync::atomic::Ordering::Relaxed);
         let pending = store::deliveries::pending(&self.db).await?;
         if !pending.is_empty() {
             tracing::info!(

@@ -99,7 +99,7 @@ impl Counters {
             ),
             (
                 "sonar_slack_slack_ambiguous_failures_total",
-                "Failed requests that may nonetheless have posted (timeouts, 5xx).",
+                "Requests that may have posted though not confirmed: timeouts, 5xx, and requests out when the service stopped (counted at the next start).",
                 &self.slack_ambiguous_failures,
             ),
             (

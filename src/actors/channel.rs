@@ -133,8 +133,17 @@ impl Actor for ChannelActor {
                         interval
                     }
                 };
+                // A request out when the last run stopped may have posted right before its end.
+                let held = shared
+                    .restart_holds
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .remove(&(team.to_string(), channel.to_string()))
+                    .map(|until| until.saturating_duration_since(tokio::time::Instant::now()))
+                    .unwrap_or_default();
+                let wait = wait.min(interval).max(held);
                 if !wait.is_zero() {
-                    actix::clock::sleep(wait.min(interval)).await;
+                    actix::clock::sleep(wait).await;
                 }
             }
             .into_actor(self),

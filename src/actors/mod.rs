@@ -8,7 +8,7 @@ pub mod project;
 pub mod registry;
 pub mod tokens;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -52,6 +52,10 @@ pub struct Shared {
     /// Deliveries marked in flight in the database whose request has not left yet (still being
     /// paced): a stop calls them off, so the next start does not count them as ambiguous.
     pub armed: Mutex<HashSet<i64>>,
+    /// Channels where the previous run had a request out when it stopped, with when their first
+    /// post may go: one interval after this run started (that post may have reached Slack at any
+    /// moment until the old process ended, which its database rows cannot tell).
+    pub restart_holds: Mutex<HashMap<(String, String), tokio::time::Instant>>,
 }
 
 impl Shared {

@@ -21,7 +21,7 @@ pub async fn run(db: &DatabaseConnection, settings: &Settings, cmd: KeysCmd) -> 
 async fn status(db: &DatabaseConnection, settings: &Settings) -> anyhow::Result<()> {
     let source = KeySource::of(settings);
     let sealer: Option<Sealer> = match &source {
-        KeySource::Configured => keys::configured_sealer(settings)?,
+        KeySource::Configured { .. } => keys::configured_sealer(settings)?,
         KeySource::File(path) => keys::file_sealer(path)?,
     };
     let mut counts = keys::census(db).await?;
@@ -32,30 +32,53 @@ async fn status(db: &DatabaseConnection, settings: &Settings) -> anyhow::Result<
         return Ok(());
     };
     let ring = sealer.keyring();
+    let mut under_older = 0;
     for (i, key) in ring.keys().iter().enumerate() {
         let n = counts.remove(&Some(key.id())).unwrap_or(0);
         let role = if i == 0 {
             "seals new secrets"
         } else {
+            under_older += n;
             "older key, opens only"
         };
         println!("  {}  {role:<22} {n} secrets", key.id());
     }
+    let mut missing = 0;
     for (id, n) in counts {
         match id {
             // Values from before key ids open with whichever key sealed them.
-            None => println!(
-                "  {:<16}  {:<22} {n} secrets",
-                "(no key id)", "sealed before key ids"
-            ),
-            Some(id) => println!("  {id}  {:<22} {n} secrets", "NOT AMONG THE KEYS"),
+            None => {
+                under_older += n;
+                println!(
+                    "  {:<16}  {:<22} {n} secrets",
+                    "(no key id)", "sealed before key ids"
+                );
+            }
+            Some(id) => {
+                missing += n;
+                println!("  {id}  {:<22} {n} secrets", "MISSING: not among the keys");
+            }
         }
     }
-    if ring.keys().len() > 1 {
-        println!(
-            "a rotation is under way or unfinished: run `sonar-slack keys rotate` to re-seal everything under {} and retire the older keys",
-            ring.primary().id()
+    if missing > 0 {
+        anyhow::bail!(
+            "{missing} secrets are sealed with keys that are not among {}: the service will not start; restore the key that sealed them",
+            source.describe()
         );
+    }
+    let older = ring.keys().len() > 1;
+    match &source {
+        _ if under_older > 0 => println!(
+            "{under_older} secrets are not yet under {}: run `sonar-slack keys rotate` to re-seal them",
+            ring.primary().id()
+        ),
+        KeySource::File(_) if older => println!(
+            "the older keys seal nothing now: run `sonar-slack keys rotate` to finish the rotation and remove them from the key file"
+        ),
+        KeySource::Configured { .. } if older => println!(
+            "the older keys seal nothing now: remove SONAR_SLACK_PREVIOUS_ENCRYPTION_KEYS from the configuration"
+        ),
+        _ => {}
     }
     Ok(())
 }
@@ -85,11 +108,11 @@ fn describe(done: &Rotation) -> String {
             retired.join(", "),
             path.display()
         ),
-        KeySource::Configured if retired.is_empty() => format!(
+        KeySource::Configured { .. } if retired.is_empty() => format!(
             "every secret is sealed with the configured key {}: {resealed}",
             done.key
         ),
-        KeySource::Configured => format!(
+        KeySource::Configured { .. } => format!(
             "every secret is sealed with the configured key {}: {resealed}. Remove key {} (SONAR_SLACK_PREVIOUS_ENCRYPTION_KEYS) from the configuration and restart.",
             done.key,
             retired.join(", ")

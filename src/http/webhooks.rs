@@ -49,15 +49,16 @@ async fn handle(
 ) -> Result<IngestReport, ApiError> {
     let body = read_raw(req, payload, MAX_BODY, "a SonarQube webhook (JSON)").await?;
     let envelope = parse_envelope(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let server_url = envelope
-        .server_url
-        .as_deref()
-        .and_then(|s| ServerUrl::parse(s).ok())
-        .ok_or_else(|| {
+    let server_url = match envelope.server_url.as_deref().map(str::trim) {
+        None | Some("") => Err(ApiError::BadRequest(
+            "`serverUrl` is missing or empty; SonarQube always sends it".into(),
+        )),
+        Some(given) => ServerUrl::parse(given).map_err(|_| {
             ApiError::BadRequest(
-                "`serverUrl` is missing or empty; SonarQube always sends it".into(),
+                "`serverUrl` is not an http(s) URL; SonarQube sends its base URL there (set in Administration > General > Server base URL)".into(),
             )
-        })?;
+        }),
+    }?;
     let connection = catalog::connection_by_url(&state.db, &server_url)
         .await
         .map_err(|e| ApiError::Unavailable(format!("the database does not answer ({e}); SonarQube will not retry, so check the service")))?

@@ -18,8 +18,8 @@ use crate::store::sealed::{self, Sealed};
 /// Where the keys come from.
 #[derive(Clone, Debug)]
 pub enum KeySource {
-    /// `encryption_key` (and `previous_encryption_keys`) from the environment or config file.
-    Configured,
+    /// `encryption_key` (and maybe `previous_encryption_keys`) from the environment or config file.
+    Configured { previous: bool },
     /// The key file (created at first start).
     File(PathBuf),
 }
@@ -27,7 +27,9 @@ pub enum KeySource {
 impl KeySource {
     pub fn of(settings: &Settings) -> Self {
         match settings.encryption_key {
-            Some(_) => KeySource::Configured,
+            Some(_) => KeySource::Configured {
+                previous: settings.previous_encryption_keys.is_some(),
+            },
             None => KeySource::File(
                 settings
                     .key_file
@@ -39,9 +41,12 @@ impl KeySource {
 
     pub fn describe(&self) -> String {
         match self {
-            KeySource::Configured => {
+            KeySource::Configured { previous: true } => {
                 "the configured SONAR_SLACK_ENCRYPTION_KEY and SONAR_SLACK_PREVIOUS_ENCRYPTION_KEYS"
                     .into()
+            }
+            KeySource::Configured { previous: false } => {
+                "the configured SONAR_SLACK_ENCRYPTION_KEY".into()
             }
             KeySource::File(path) => {
                 let shown = path.canonicalize().unwrap_or_else(|_| path.clone());

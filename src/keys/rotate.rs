@@ -46,7 +46,7 @@ pub async fn rotate(db: &DatabaseConnection, settings: &Settings) -> anyhow::Res
     let source = KeySource::of(settings);
     match &source {
         KeySource::File(path) => rotate_file(db, path, source.clone()).await,
-        KeySource::Configured => {
+        KeySource::Configured { .. } => {
             let sealer = configured_sealer(settings)?
                 .context("the encryption key is configured but cannot be read")?;
             check_all(db, &sealer, &source).await?;
@@ -79,8 +79,14 @@ async fn rotate_file(
     source: KeySource,
 ) -> anyhow::Result<Rotation> {
     let Some(keys) = read_keys(path)? else {
+        if sealed::all(db).await?.is_empty() {
+            anyhow::bail!(
+                "there is no key file at {} and nothing is sealed yet: the service makes the key file at its first start",
+                path.display()
+            );
+        }
         anyhow::bail!(
-            "there is no key file at {}: the service creates it at its first start (or set SONAR_SLACK_KEY_FILE to where it is)",
+            "there is no key file at {}, but this database holds sealed secrets: restore the key file that sealed them (or point SONAR_SLACK_KEY_FILE at it), then rotate",
             path.display()
         );
     };

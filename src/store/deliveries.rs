@@ -276,6 +276,9 @@ pub struct Interrupted {
     pub noted: u64,
     /// Rows that reached the bound of attempts that may have posted: failed, not sent again.
     pub given_up: Vec<i64>,
+    /// The (team, channel) of each interrupted request: the stopped process may have posted there
+    /// at any moment up to its end.
+    pub channels: Vec<(String, String)>,
 }
 
 /// Pending deliveries whose request was out when the process stopped may have been posted: count
@@ -286,6 +289,16 @@ pub async fn note_interrupted(
     db: &impl ConnectionTrait,
     max_ambiguous: u32,
 ) -> Result<Interrupted, DbErr> {
+    let mut channels: Vec<(String, String)> = delivery::Entity::find()
+        .filter(delivery::Column::Status.eq(status::PENDING))
+        .filter(delivery::Column::InFlight.eq(true))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|d| (d.team_id, d.channel_id))
+        .collect();
+    channels.sort();
+    channels.dedup();
     let res = delivery::Entity::update_many()
         .col_expr(
             delivery::Column::AmbiguousAttempts,
@@ -317,6 +330,7 @@ pub async fn note_interrupted(
     Ok(Interrupted {
         noted: res.rows_affected,
         given_up,
+        channels,
     })
 }
 

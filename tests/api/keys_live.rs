@@ -199,3 +199,58 @@ async fn a_rotation_killed_at_random_points_loses_no_secret_and_is_finished_by_r
         db.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn keys_status_names_key_ids_only_and_fails_when_a_secret_needs_a_missing_key() {
+    let db = databases().await.remove(0);
+    let dir = tempfile::tempdir().expect("dir");
+    let key_file = dir.path().join("sonar-slack.key");
+    let settings = key_settings(&db, &key_file);
+    let conn = open_database(&settings).await.expect("database");
+    let sealer = load_sealer(&settings, &conn).await.expect("key file made");
+    seed_secrets(&conn, &sealer, 2).await;
+    let env = [
+        ("SONAR_SLACK_DATABASE_URL", db.url.as_str()),
+        ("SONAR_SLACK_KEY_FILE", &key_file.display().to_string()),
+    ]
+    .map(|(k, v)| (k.to_owned(), v.to_owned()));
+    let status = || {
+        Command::new(BIN)
+            .args(["keys", "status"])
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .output()
+            .expect("keys status runs")
+    };
+    let key_text = std::fs::read_to_string(&key_file).expect("key file");
+    let id = sealer.keyring().primary().id().to_string();
+    let out = status();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(&format!("{id}  seals new secrets      5 secrets")),
+        "{text}"
+    );
+    assert!(
+        key_text
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .all(|k| !text.contains(k))
+    );
+
+    // Another key in the file: the secrets' key is named missing, and the command fails.
+    sonar_slack::crypto::write_keys(&key_file, &[sonar_slack::crypto::Key::generate().1], false)
+        .expect("write");
+    let out = status();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains(&format!("{id}  MISSING: not among the keys 5 secrets")),
+        "{text}"
+    );
+    assert!(text.contains("the service will not start"), "{text}");
+    db.cleanup().await;
+}

@@ -95,6 +95,22 @@ async fn a_stop_waits_for_the_request_out_and_a_crash_counts_it() {
                 .contains("in flight"),
             "{rows:?}"
         );
+        // And it shows where operators alert: the ambiguous counter of the process that resent it.
+        let metrics = last
+            .client
+            .get(format!("{}/metrics", last.base))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        assert!(
+            metrics
+                .lines()
+                .any(|l| l == "sonar_slack_slack_ambiguous_failures_total 1"),
+            "{metrics}"
+        );
         last.crash().await;
         db.cleanup().await;
     }
