@@ -96,13 +96,66 @@ impl SlackClient {
 /// A connection that was never made cannot have posted; anything later might have.
 fn transport_failure(err: reqwest::Error) -> TransportFailure {
     let err = err.without_url();
+    let why = with_causes(&err);
     if err.is_connect() {
-        TransportFailure::NotSent(format!("cannot reach Slack: {err}"))
+        TransportFailure::NotSent(format!("cannot reach Slack: {why}"))
     } else if err.is_timeout() {
-        TransportFailure::Ambiguous(format!("Slack did not answer in time: {err}"))
+        TransportFailure::Ambiguous(format!("Slack did not answer in time: {why}"))
     } else if err.is_builder() {
-        TransportFailure::NotSent(format!("bad Slack request: {err}"))
+        TransportFailure::NotSent(format!("bad Slack request: {why}"))
     } else {
-        TransportFailure::Ambiguous(format!("the request to Slack failed: {err}"))
+        TransportFailure::Ambiguous(format!("the request to Slack failed: {why}"))
+    }
+}
+
+/// The error and its causes ("error sending request: client error (Connect): tcp connect error:
+/// Connection refused"), so the reason says what actually went wrong. URLs are already stripped,
+/// and request errors carry no headers, so no token can appear.
+fn with_causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        let shown = c.to_string();
+        if !text.ends_with(&shown) {
+            text.push_str(": ");
+            text.push_str(&shown);
+        }
+        cause = c.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_unreachable_slack_is_not_sent_and_says_why() {
+        // A port that was just free: nothing listens there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let client = SlackClient::new(
+            &format!("http://127.0.0.1:{port}/api"),
+            Duration::from_secs(2),
+        )
+        .unwrap();
+        let message = SlackMessage {
+            text: "t".into(),
+            blocks: serde_json::json!([]),
+        };
+        let token = SecretString::from("xoxb-secret-token");
+        let Err(TransportFailure::NotSent(why)) =
+            client.post_message(&token, "C1", &message, false).await
+        else {
+            panic!("a closed port cannot have posted");
+        };
+        assert!(why.starts_with("cannot reach Slack: "), "{why}");
+        assert!(
+            why.to_lowercase().contains("connection refused"),
+            "the cause is named: {why}"
+        );
+        assert!(!why.contains("xoxb") && !why.contains("127.0.0.1"), "{why}");
     }
 }
