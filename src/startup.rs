@@ -150,6 +150,7 @@ impl Application {
             instance_id: settings.instance_id.clone().unwrap_or_else(host_name),
             lease_ttl: settings.delivery_lease(),
             sweep_every: settings.delivery_sweep(),
+            actor_idle: settings.actor_idle(),
             in_flight: Default::default(),
             stopping: Default::default(),
             armed: Default::default(),

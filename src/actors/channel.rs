@@ -11,8 +11,10 @@ use governor::{DefaultDirectRateLimiter, RateLimiter};
 use tracing::Instrument;
 
 use super::Shared;
+use super::idle::{ActorKey, Evict, Evictable, Idle, IdleClock};
 use super::pacing::WorkspaceGate;
 use super::post::{Finish, Lease, deliver_one};
+use super::registry::Registry;
 use crate::store::deliveries;
 use crate::store::ingest::NewDelivery;
 
@@ -33,16 +35,24 @@ pub struct ChannelActor {
     queue: VecDeque<NewDelivery>,
     queued: HashSet<i64>,
     busy: bool,
+    registry: Addr<Registry>,
+    /// Idle long enough (never less than a full burst at the channel's pace, so a fresh limiter
+    /// is no more generous than this one), it is evicted.
+    clock: IdleClock,
 }
 
 impl ChannelActor {
     pub fn new(
         shared: Arc<Shared>,
+        registry: Addr<Registry>,
         workspace: Arc<WorkspaceGate>,
         team_id: String,
         channel_id: String,
     ) -> Self {
         let limiter = Arc::new(RateLimiter::direct(shared.pacing.channel_quota()));
+        let pacing = &shared.pacing;
+        let refill = pacing.channel_interval() * pacing.channel_burst.get();
+        let clock = IdleClock::new(shared.actor_idle.max(refill));
         Self {
             shared,
             workspace,
@@ -53,6 +63,8 @@ impl ChannelActor {
             queue: VecDeque::new(),
             queued: HashSet::new(),
             busy: false,
+            registry,
+            clock,
         }
     }
 
@@ -81,6 +93,7 @@ impl ChannelActor {
         .instrument(span);
         ctx.spawn(job.into_actor(self).map(|finish, act, ctx| {
             act.busy = false;
+            act.clock.touch();
             match finish {
                 Finish::Done => {
                     if let Some(done) = act.queue.pop_front() {
@@ -103,7 +116,35 @@ impl ChannelActor {
                 }
             }
             act.pump(ctx);
+            act.arm(ctx);
         }));
+    }
+}
+
+impl Evictable for ChannelActor {
+    fn clock(&mut self) -> &mut IdleClock {
+        &mut self.clock
+    }
+
+    fn at_rest(&self) -> bool {
+        !self.busy && self.queue.is_empty()
+    }
+
+    fn key(&self) -> ActorKey {
+        ActorKey::Channel(self.team_id.clone(), self.channel_id.clone())
+    }
+
+    fn registry(&self) -> Recipient<Idle> {
+        self.registry.clone().recipient()
+    }
+}
+
+impl Handler<Evict> for ChannelActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Evict, ctx: &mut Context<Self>) {
+        tracing::debug!(team = %self.team_id, channel = %self.channel_id, "idle channel actor evicted");
+        ctx.stop();
     }
 }
 
@@ -114,6 +155,7 @@ impl Actor for ChannelActor {
     /// been made by an earlier run (a restart must not post twice within one interval).
     fn started(&mut self, ctx: &mut Context<Self>) {
         tracing::debug!(team = %self.team_id, channel = %self.channel_id, "channel actor started");
+        self.arm(ctx);
         let (shared, team, channel) = (
             self.shared.clone(),
             self.team_id.clone(),
@@ -146,6 +188,8 @@ impl Handler<Deliver> for ChannelActor {
     type Result = ();
 
     fn handle(&mut self, msg: Deliver, ctx: &mut Context<Self>) {
+        self.clock.received();
+        self.arm(ctx);
         // At start-up a delivery can be dispatched both by its ingest and by the pending sweep.
         if self.queued.insert(msg.delivery.id) {
             self.queue.push_back(msg.delivery);
