@@ -50,9 +50,7 @@ impl ChannelActor {
         channel_id: String,
     ) -> Self {
         let limiter = Arc::new(RateLimiter::direct(shared.pacing.channel_quota()));
-        let pacing = &shared.pacing;
-        let refill = pacing.channel_interval() * pacing.channel_burst.get();
-        let clock = IdleClock::new(shared.actor_idle.max(refill));
+        let clock = IdleClock::new(shared.actor_idle.max(shared.pacing.channel_refill()));
         Self {
             shared,
             workspace,

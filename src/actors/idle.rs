@@ -112,3 +112,22 @@ pub(super) trait Evictable: Actor<Context = Context<Self>> {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_clock_counts_messages_and_restarts_on_work() {
+        let mut clock = IdleClock::new(Duration::from_secs(60));
+        assert!(clock.due().is_some(), "just started: not idle yet");
+        clock.received();
+        clock.received();
+        assert_eq!(clock.received, 2);
+        clock.last = Instant::now() - Duration::from_secs(61);
+        assert_eq!(clock.due(), None, "idle for longer than the limit");
+        clock.touch();
+        let wait = clock.due().expect("work restarts the clock");
+        assert!(wait > Duration::from_secs(59), "{wait:?}");
+    }
+}
