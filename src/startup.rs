@@ -175,6 +175,7 @@ impl Application {
             app: state_app.clone(),
             sonar: SonarClient::new(settings.sonar_timeout())
                 .context("cannot build the SonarQube HTTP client")?,
+            sources: Default::default(),
         };
         let grace = settings.shutdown_grace();
         let body_timeout = http::limits::BodyTimeout(settings.http_body_timeout());
