@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use sonar_slack::domain::signature::sonar_signature;
 
+use super::http1;
 use super::world::{SECRET, SERVER, analysed_at, project_key};
 
 const FAILED: &str = include_str!("../../tests/fixtures/sonarqube/main-branch-failed.json");
@@ -96,36 +97,39 @@ pub struct Run {
     pub elapsed: Duration,
 }
 
-/// `connections` clients, each on its own connection, send one request after another until
-/// `duration` has passed; `make(n)` builds the `n`-th request of the run.
+/// `connections` clients, each on its own keep-alive connection (see [`super::http1`]), send one
+/// request after another until `duration` has passed; `make(n)` builds the `n`-th request.
 pub async fn closed_loop(
     base: &str,
     connections: usize,
     duration: Duration,
     make: Arc<dyn Fn(usize) -> Request + Send + Sync>,
 ) -> Run {
+    let addr = base.trim_start_matches("http://").to_owned();
     let counter = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let deadline = started + duration;
     let mut tasks = Vec::with_capacity(connections);
     for _ in 0..connections {
-        let (counter, make, base) = (counter.clone(), make.clone(), base.to_owned());
+        let (counter, make) = (counter.clone(), make.clone());
+        let mut connection = http1::Connection::new(&addr);
         tasks.push(tokio::spawn(async move {
-            let client = reqwest::Client::builder()
-                .pool_max_idle_per_host(1)
-                .build()
-                .expect("client");
             let mut answers = Vec::new();
             while Instant::now() < deadline {
                 let n = counter.fetch_add(1, Ordering::Relaxed);
-                let request = make(n);
+                let request = match make(n) {
+                    Request::Health => http1::health(),
+                    Request::Webhook(body) => {
+                        http1::webhook(&body, &sonar_signature(SECRET.as_bytes(), &body))
+                    }
+                };
                 let t = Instant::now();
-                let (ok, at) = send(&client, &base, request).await;
+                let status = connection.send(&request).await;
                 answers.push(Answer {
                     n,
-                    ok,
+                    ok: status.is_ok_and(|s| (200..300).contains(&s)),
                     latency: t.elapsed(),
-                    at,
+                    at: Utc::now(),
                 });
             }
             answers

@@ -4,6 +4,7 @@
 //! Markdown table. SQLite always; PostgreSQL too when `SONAR_SLACK_BENCH_POSTGRES_URL` is set.
 //! Sizes and durations are knobs (see `pipeline/knobs.rs` and BENCHMARKS.md).
 
+mod http1;
 mod ingest;
 mod knobs;
 mod latency;
