@@ -80,6 +80,25 @@ pub async fn run(backend: &Backend, knobs: &Knobs, table: &mut Table) -> anyhow:
             }
         }
     }
+    if std::env::var("BENCH_DEBUG").is_ok() {
+        let mut by_round: Vec<Vec<Duration>> = Vec::new();
+        for (a, d) in answers.iter().filter(|a| a.ok).zip(&spans) {
+            let r = a.n / channels;
+            if by_round.len() <= r {
+                by_round.resize(r + 1, Vec::new());
+            }
+            by_round[r].push(*d);
+        }
+        for (r, v) in by_round.into_iter().enumerate() {
+            let s = Spread::new(v);
+            eprintln!(
+                "round {r}: p50 {} p99 {} max {}",
+                ms(s.at(0.5)),
+                ms(s.at(0.99)),
+                ms(s.max())
+            );
+        }
+    }
     let spread = Spread::new(spans);
     let name = backend.name();
     let label = format!(

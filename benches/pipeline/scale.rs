@@ -95,6 +95,7 @@ pub async fn run(backend: &Backend, knobs: &Knobs, table: &mut Table) -> anyhow:
     let notify = knobs.scale_notify.min(projects);
     let db = BenchDb::create(backend).await?;
     let fake = FakeSlack::start(FakeSlackConfig::default())?;
+    fake.record_without_bodies();
     let settings = world::settings(&db, &fake);
     let plan = Plan {
         projects,
@@ -131,7 +132,7 @@ pub async fn run(backend: &Backend, knobs: &Knobs, table: &mut Table) -> anyhow:
     let refused = answers.iter().filter(|a| !a.ok).count();
     let expected = (0..subscriptions).filter(|i| i % projects < notify).count();
     let delivered = fake
-        .wait_for_messages(expected, Duration::from_secs(600))
+        .wait_for_count(expected, Duration::from_secs(600))
         .await
         .is_ok();
     let busiest = service.actors(&client).await.unwrap_or_default();
