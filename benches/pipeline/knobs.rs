@@ -29,9 +29,11 @@ pub struct Knobs {
     pub scale_channels: usize,
     pub scale_subscriptions: usize,
     /// `BENCH_SCALE_NOTIFY`: projects (of `scale_projects`) whose webhook is a transition, so
-    /// that their channels get a ChannelActor; the others get an unchanged gate.
+    /// that their channels get a ChannelActor; the others get an unchanged gate. Default: a
+    /// fifth, so the default run stays within minutes (each message is paced and posted).
     pub scale_notify: usize,
-    /// `BENCH_SCALE_IDLE_SECS`: the service's `actor_idle_secs` in the scale scenario.
+    /// `BENCH_SCALE_IDLE_SECS`: the service's `actor_idle_secs` in the scale scenario; longer
+    /// than the activation, so every actor is alive at the peak.
     pub scale_idle_secs: u64,
 }
 
@@ -77,8 +79,8 @@ impl Knobs {
             scale_projects,
             scale_channels: number("BENCH_SCALE_CHANNELS", 100_000),
             scale_subscriptions: number("BENCH_SCALE_SUBSCRIPTIONS", 200_000),
-            scale_notify: number("BENCH_SCALE_NOTIFY", scale_projects),
-            scale_idle_secs: number("BENCH_SCALE_IDLE_SECS", 5) as u64,
+            scale_notify: number("BENCH_SCALE_NOTIFY", scale_projects / 5),
+            scale_idle_secs: number("BENCH_SCALE_IDLE_SECS", 60) as u64,
         }
     }
 

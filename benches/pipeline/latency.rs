@@ -38,7 +38,7 @@ pub async fn run(backend: &Backend, knobs: &Knobs, table: &mut Table) -> anyhow:
     let bodies = Arc::new(Bodies::new());
     // Transition `n` goes to project `n % channels`; each round flips every gate once more.
     let make = Arc::new(move |n: usize| {
-        let failed = (n / channels) % 2 == 0;
+        let failed = (n / channels).is_multiple_of(2);
         Request::Webhook(bodies.webhook(failed, n % channels, n + 1))
     });
     let answers = load::at_rate(&base, rate, total, make).await;

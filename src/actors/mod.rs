@@ -8,6 +8,7 @@ mod post;
 pub mod project;
 pub mod registry;
 pub mod tokens;
+mod trim;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

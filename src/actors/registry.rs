@@ -40,6 +40,8 @@ pub struct Registry {
     projects: HashMap<(i64, String), Slot<ProjectActor>>,
     channels: HashMap<(String, String), Slot<ChannelActor>>,
     workspaces: HashMap<String, Arc<WorkspaceGate>>,
+    /// A release of freed memory is scheduled (after a wave of evictions).
+    trim_due: bool,
 }
 
 impl Registry {
@@ -49,6 +51,7 @@ impl Registry {
             projects: HashMap::new(),
             channels: HashMap::new(),
             workspaces: HashMap::new(),
+            trim_due: false,
         }
     }
 }
@@ -126,7 +129,15 @@ impl Handler<Idle> for Registry {
 
     /// Forgets the actor only if everything routed to it has reached it: then nothing waits in
     /// its mailbox, and the next message for its key starts a fresh actor.
-    fn handle(&mut self, msg: Idle, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: Idle, ctx: &mut Context<Self>) {
+        // Evictions come in waves; the memory they free is given back once the wave has passed.
+        if !self.trim_due {
+            self.trim_due = true;
+            ctx.run_later(TRIM_AFTER, |act, _| {
+                act.trim_due = false;
+                super::trim::release_freed_memory();
+            });
+        }
         match msg.key {
             ActorKey::Project(connection, key) => {
                 let key = (connection, key);
@@ -143,6 +154,9 @@ impl Handler<Idle> for Registry {
         }
     }
 }
+
+/// How long after the first eviction of a wave the freed memory is given back.
+const TRIM_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Removes and returns the slot if the actor has received all that was sent to it.
 fn evictable<K, A>(map: &mut HashMap<K, Slot<A>>, key: &K, received: u64) -> Option<Slot<A>>
