@@ -7,6 +7,8 @@ use std::time::Duration;
 pub struct Knobs {
     /// `SONAR_SLACK_BENCH_POSTGRES_URL`: also run every scenario on a fresh PostgreSQL database.
     pub postgres: Option<String>,
+    /// `BENCH_SQLITE=0`: skip SQLite (with a PostgreSQL URL, run PostgreSQL only).
+    pub sqlite: bool,
     /// `BENCH_SCENARIOS`: comma-separated subset of `ingest,latency,storm,scale`.
     pub scenarios: Vec<String>,
     /// `BENCH_CONNECTIONS`: concurrent client connections in the ingest scenario.
@@ -60,6 +62,7 @@ impl Knobs {
             postgres: std::env::var("SONAR_SLACK_BENCH_POSTGRES_URL")
                 .ok()
                 .filter(|u| !u.is_empty()),
+            sqlite: std::env::var("BENCH_SQLITE").map_or(true, |v| v != "0"),
             scenarios: std::env::var("BENCH_SCENARIOS")
                 .unwrap_or_else(|_| "ingest,latency,storm,scale".into())
                 .split(',')

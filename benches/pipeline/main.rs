@@ -44,7 +44,10 @@ fn machine() -> String {
 
 fn main() -> anyhow::Result<()> {
     let knobs = Knobs::from_env();
-    let mut backends = vec![Backend::Sqlite];
+    let mut backends = Vec::new();
+    if knobs.sqlite {
+        backends.push(Backend::Sqlite);
+    }
     if let Some(url) = &knobs.postgres {
         backends.push(Backend::Postgres(url.clone()));
     }

@@ -131,7 +131,8 @@ pub fn analysed_at(n: usize) -> DateTime<Utc> {
 pub struct Plan {
     pub projects: usize,
     pub channels: usize,
-    /// Subscription `i` is project `i % projects` in channel `(i + i / projects) % channels`.
+    /// Subscription `i` is project `i % projects`, in channel `i % channels` for the first
+    /// subscription of each project and half way round (or a third, …) for the next.
     pub subscriptions: usize,
     /// Store every project's state as passed (analysed before any webhook of the run).
     pub passed: bool,
@@ -151,9 +152,13 @@ pub async fn seed(settings: &Settings, fake: &FakeSlack, plan: &Plan) -> anyhow:
     fake.add_token(TOKEN, TEAM);
     let now = Utc::now();
     let txn = db.begin().await?;
+    // A project's k-th subscription is `k` steps round the channels from its first, so projects
+    // reach as many distinct channels as there are.
+    let per_project = plan.subscriptions.div_ceil(plan.projects).max(1);
+    let step = (plan.channels / per_project).max(1);
     let subs = (0..plan.subscriptions).map(|i| subscription::ActiveModel {
         team_id: Set(TEAM.to_owned()),
-        channel_id: Set(channel_id((i + i / plan.projects) % plan.channels)),
+        channel_id: Set(channel_id((i + (i / plan.projects) * step) % plan.channels)),
         connection_id: Set(connection),
         project_key: Set(project_key(i % plan.projects)),
         status: Set("active".to_owned()),
