@@ -158,7 +158,9 @@ pub async fn seed(settings: &Settings, fake: &FakeSlack, plan: &Plan) -> anyhow:
     let step = (plan.channels / per_project).max(1);
     let subs = (0..plan.subscriptions).map(|i| subscription::ActiveModel {
         team_id: Set(TEAM.to_owned()),
-        channel_id: Set(channel_id((i + (i / plan.projects) * step) % plan.channels)),
+        channel_id: Set(channel_id(
+            (i % plan.projects + (i / plan.projects) * step) % plan.channels,
+        )),
         connection_id: Set(connection),
         project_key: Set(project_key(i % plan.projects)),
         status: Set("active".to_owned()),
