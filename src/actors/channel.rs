@@ -150,7 +150,9 @@ impl Actor for ChannelActor {
     type Context = Context<Self>;
 
     /// Before its first post, waits out the pace from the channel's last attempt, which may have
-    /// been made by an earlier run (a restart must not post twice within one interval).
+    /// been made by an earlier run (a restart must not post twice within one interval). An attempt
+    /// is recorded before its pacing wait (at most one interval) and its post, and a crash can come
+    /// before the post's outcome is recorded: so the wait is two intervals from the last record.
     fn started(&mut self, ctx: &mut Context<Self>) {
         tracing::debug!(team = %self.team_id, channel = %self.channel_id, "channel actor started");
         self.arm(ctx);
@@ -162,19 +164,20 @@ impl Actor for ChannelActor {
         ctx.wait(
             async move {
                 let interval = shared.pacing.channel_interval();
+                let settle = interval * 2;
                 let wait = match deliveries::last_attempt_at(&shared.db, &team, &channel).await {
-                    Ok(Some(last)) => (last + interval)
+                    Ok(Some(last)) => (last + settle)
                         .signed_duration_since(chrono::Utc::now())
                         .to_std()
                         .unwrap_or_default(),
                     Ok(None) => Duration::ZERO,
                     Err(e) => {
-                        tracing::warn!(%team, %channel, error = %e, "cannot read the channel's last post; waiting one interval");
-                        interval
+                        tracing::warn!(%team, %channel, error = %e, "cannot read the channel's last post; waiting two intervals");
+                        settle
                     }
                 };
                 if !wait.is_zero() {
-                    actix::clock::sleep(wait.min(interval)).await;
+                    actix::clock::sleep(wait.min(settle)).await;
                 }
             }
             .into_actor(self),
