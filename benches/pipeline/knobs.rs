@@ -83,7 +83,7 @@ impl Knobs {
             scale_channels: number("BENCH_SCALE_CHANNELS", 100_000),
             scale_subscriptions: number("BENCH_SCALE_SUBSCRIPTIONS", 200_000),
             scale_notify: number("BENCH_SCALE_NOTIFY", scale_projects / 5),
-            scale_idle_secs: number("BENCH_SCALE_IDLE_SECS", 60) as u64,
+            scale_idle_secs: number("BENCH_SCALE_IDLE_SECS", 150) as u64,
         }
     }
 
