@@ -109,6 +109,10 @@ pub struct Settings {
     /// How long a client may take to send a request's body: 408 after that.
     #[serde(default = "defaults::http_body_timeout_ms")]
     pub http_body_timeout_ms: u64,
+    /// A project's or channel's actor with nothing to do for this long is stopped to free its
+    /// memory; its state stays in the database and is read again when it is next needed.
+    #[serde(default = "defaults::actor_idle_secs")]
+    pub actor_idle_secs: u64,
 }
 
 mod defaults {
@@ -183,6 +187,9 @@ mod defaults {
     }
     pub fn http_body_timeout_ms() -> u64 {
         10_000
+    }
+    pub fn actor_idle_secs() -> u64 {
+        300
     }
 }
 
@@ -287,6 +294,7 @@ impl Settings {
             ("shutdown_grace_secs", self.shutdown_grace_secs),
             ("http_head_timeout_ms", self.http_head_timeout_ms),
             ("http_body_timeout_ms", self.http_body_timeout_ms),
+            ("actor_idle_secs", self.actor_idle_secs),
         ];
         for (name, v) in positive {
             if v == 0 {
@@ -409,6 +417,10 @@ impl Settings {
 
     pub fn slack_timeout(&self) -> Duration {
         Duration::from_secs(self.slack_timeout_secs)
+    }
+
+    pub fn actor_idle(&self) -> Duration {
+        Duration::from_secs(self.actor_idle_secs)
     }
 }
 

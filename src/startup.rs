@@ -147,6 +147,7 @@ impl Application {
             instance_id: settings.instance_id.clone().unwrap_or_else(host_name),
             lease_ttl: settings.delivery_lease(),
             sweep_every: settings.delivery_sweep(),
+            actor_idle: settings.actor_idle(),
             in_flight: Default::default(),
             stopping: Default::default(),
             armed: Default::default(),
@@ -172,6 +173,7 @@ impl Application {
             app: state_app.clone(),
             sonar: SonarClient::new(settings.sonar_timeout())
                 .context("cannot build the SonarQube HTTP client")?,
+            sources: Default::default(),
         };
         let grace = settings.shutdown_grace();
         let body_timeout = http::limits::BodyTimeout(settings.http_body_timeout());

@@ -11,8 +11,10 @@ use governor::{DefaultDirectRateLimiter, RateLimiter};
 use tracing::Instrument;
 
 use super::Shared;
+use super::idle::{ActorKey, Evict, Evictable, Idle, IdleClock};
 use super::pacing::WorkspaceGate;
 use super::post::{Finish, Lease, deliver_one};
+use super::registry::Registry;
 use crate::store::deliveries;
 use crate::store::ingest::NewDelivery;
 
@@ -33,16 +35,22 @@ pub struct ChannelActor {
     queue: VecDeque<NewDelivery>,
     queued: HashSet<i64>,
     busy: bool,
+    registry: Addr<Registry>,
+    /// Idle long enough (never less than a full burst at the channel's pace, so a fresh limiter
+    /// is no more generous than this one), it is evicted.
+    clock: IdleClock,
 }
 
 impl ChannelActor {
     pub fn new(
         shared: Arc<Shared>,
+        registry: Addr<Registry>,
         workspace: Arc<WorkspaceGate>,
         team_id: String,
         channel_id: String,
     ) -> Self {
         let limiter = Arc::new(RateLimiter::direct(shared.pacing.channel_quota()));
+        let clock = IdleClock::new(shared.actor_idle.max(shared.pacing.channel_refill()));
         Self {
             shared,
             workspace,
@@ -53,6 +61,8 @@ impl ChannelActor {
             queue: VecDeque::new(),
             queued: HashSet::new(),
             busy: false,
+            registry,
+            clock,
         }
     }
 
@@ -81,6 +91,7 @@ impl ChannelActor {
         .instrument(span);
         ctx.spawn(job.into_actor(self).map(|finish, act, ctx| {
             act.busy = false;
+            act.clock.touch();
             match finish {
                 Finish::Done => {
                     if let Some(done) = act.queue.pop_front() {
@@ -103,7 +114,35 @@ impl ChannelActor {
                 }
             }
             act.pump(ctx);
+            act.arm(ctx);
         }));
+    }
+}
+
+impl Evictable for ChannelActor {
+    fn clock(&mut self) -> &mut IdleClock {
+        &mut self.clock
+    }
+
+    fn at_rest(&self) -> bool {
+        !self.busy && self.queue.is_empty()
+    }
+
+    fn key(&self) -> ActorKey {
+        ActorKey::Channel(self.team_id.clone(), self.channel_id.clone())
+    }
+
+    fn registry(&self) -> Recipient<Idle> {
+        self.registry.clone().recipient()
+    }
+}
+
+impl Handler<Evict> for ChannelActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Evict, ctx: &mut Context<Self>) {
+        tracing::debug!(team = %self.team_id, channel = %self.channel_id, "idle channel actor evicted");
+        ctx.stop();
     }
 }
 
@@ -111,9 +150,12 @@ impl Actor for ChannelActor {
     type Context = Context<Self>;
 
     /// Before its first post, waits out the pace from the channel's last attempt, which may have
-    /// been made by an earlier run (a restart must not post twice within one interval).
+    /// been made by an earlier run (a restart must not post twice within one interval). An attempt
+    /// is recorded before its pacing wait (at most one interval) and its post, and a crash can come
+    /// before the post's outcome is recorded: so the wait is two intervals from the last record.
     fn started(&mut self, ctx: &mut Context<Self>) {
         tracing::debug!(team = %self.team_id, channel = %self.channel_id, "channel actor started");
+        self.arm(ctx);
         let (shared, team, channel) = (
             self.shared.clone(),
             self.team_id.clone(),
@@ -122,15 +164,16 @@ impl Actor for ChannelActor {
         ctx.wait(
             async move {
                 let interval = shared.pacing.channel_interval();
+                let settle = interval * 2;
                 let wait = match deliveries::last_attempt_at(&shared.db, &team, &channel).await {
-                    Ok(Some(last)) => (last + interval)
+                    Ok(Some(last)) => (last + settle)
                         .signed_duration_since(chrono::Utc::now())
                         .to_std()
                         .unwrap_or_default(),
                     Ok(None) => Duration::ZERO,
                     Err(e) => {
-                        tracing::warn!(%team, %channel, error = %e, "cannot read the channel's last post; waiting one interval");
-                        interval
+                        tracing::warn!(%team, %channel, error = %e, "cannot read the channel's last post; waiting two intervals");
+                        settle
                     }
                 };
                 // A request out when the last run stopped may have posted right before its end.
@@ -141,7 +184,7 @@ impl Actor for ChannelActor {
                     .remove(&(team.to_string(), channel.to_string()))
                     .map(|until| until.saturating_duration_since(tokio::time::Instant::now()))
                     .unwrap_or_default();
-                let wait = wait.min(interval).max(held);
+                let wait = wait.min(settle).max(held);
                 if !wait.is_zero() {
                     actix::clock::sleep(wait).await;
                 }
@@ -155,6 +198,8 @@ impl Handler<Deliver> for ChannelActor {
     type Result = ();
 
     fn handle(&mut self, msg: Deliver, ctx: &mut Context<Self>) {
+        self.clock.received();
+        self.arm(ctx);
         // At start-up a delivery can be dispatched both by its ingest and by the pending sweep.
         if self.queued.insert(msg.delivery.id) {
             self.queue.push_back(msg.delivery);

@@ -2,11 +2,13 @@
 //! [`ChannelActor`] per Slack channel, and routes messages between them.
 
 pub mod channel;
+pub mod idle;
 pub mod pacing;
 mod post;
 pub mod project;
 pub mod registry;
 pub mod tokens;
+mod trim;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -45,6 +47,8 @@ pub struct Shared {
     pub lease_ttl: Duration,
     /// How often pending deliveries are swept up.
     pub sweep_every: Duration,
+    /// How long a project's or channel's actor may sit idle before it is evicted.
+    pub actor_idle: Duration,
     /// Requests to Slack under way (including recording their outcome); a stop waits for them.
     pub in_flight: AtomicUsize,
     /// Set when the service stops: no new request is started.

@@ -31,6 +31,12 @@ impl Pacing {
         Duration::from_secs(1) / self.channel_per_second.get()
     }
 
+    /// How long an unused channel limiter takes to fill up again (its whole burst). A channel
+    /// actor idle for less must not be replaced by a fresh, full limiter.
+    pub fn channel_refill(&self) -> Duration {
+        self.channel_interval() * self.channel_burst.get()
+    }
+
     pub fn channel_quota(&self) -> Quota {
         Quota::per_second(self.channel_per_second).allow_burst(self.channel_burst)
     }
@@ -102,6 +108,22 @@ mod tests {
             assert!(limiter.check().is_ok());
         }
         assert!(limiter.check().is_err());
+    }
+
+    #[test]
+    fn a_limiter_idle_for_its_refill_time_is_as_full_as_a_fresh_one() {
+        let pacing = Pacing::new(2, 3, 100);
+        assert_eq!(pacing.channel_refill(), Duration::from_millis(1500));
+        let clock = FakeRelativeClock::default();
+        let used = RateLimiter::direct_with_clock(pacing.channel_quota(), clock.clone());
+        for _ in 0..3 {
+            assert!(used.check().is_ok());
+        }
+        clock.advance(pacing.channel_refill() - Duration::from_millis(1));
+        let burst = NonZeroU32::new(3).unwrap();
+        assert!(!matches!(used.check_n(burst), Ok(Ok(()))), "not full yet");
+        clock.advance(Duration::from_millis(1));
+        assert!(matches!(used.check_n(burst), Ok(Ok(()))), "full again");
     }
 
     #[test]

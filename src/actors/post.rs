@@ -17,6 +17,7 @@ use crate::domain::delivery::{Verdict, backoff, judge};
 use crate::domain::message::SlackMessage;
 use crate::store::deliveries;
 use crate::store::ingest::NewDelivery;
+use crate::store::writer::DeliveryWrite;
 use crate::telemetry::Counters;
 
 /// How one delivery ended, as far as the channel's queue is concerned.
@@ -60,15 +61,16 @@ impl Lease {
         let ttl =
             chrono::Duration::from_std(shared.lease_ttl).unwrap_or(chrono::Duration::seconds(30));
         let taken_at = std::time::Instant::now();
-        let held = crate::store::leases::acquire(
-            &shared.db,
-            team,
-            channel,
-            &shared.instance_id,
-            now,
-            now + ttl,
-        )
-        .await?;
+        let held = shared
+            .writer
+            .delivery(DeliveryWrite::TakeLease {
+                team: team.to_owned(),
+                channel: channel.to_owned(),
+                owner: shared.instance_id.clone(),
+                now,
+                until: now + ttl,
+            })
+            .await?;
         *self.until.lock().unwrap_or_else(|e| e.into_inner()) =
             held.then(|| taken_at + shared.lease_ttl);
         Ok(held)
@@ -129,7 +131,12 @@ pub(super) async fn deliver_one(
         if shared.stopping.load(Ordering::SeqCst) {
             return Finish::Yield;
         }
-        if !persist(&shared, || deliveries::count_attempt(&shared.db, d.id)).await {
+        let count = || {
+            shared
+                .writer
+                .delivery(DeliveryWrite::CountAttempt { id: d.id })
+        };
+        if !persist(&shared, count).await {
             tracing::debug!("already delivered or failed elsewhere");
             return Finish::Done;
         }
@@ -161,7 +168,13 @@ pub(super) async fn deliver_one(
         let verdict = judge(reply.as_ref(), &shared.policy);
         match verdict {
             Verdict::Delivered { ts } => {
-                persist(&shared, || deliveries::mark_sent(&shared.db, d.id, &ts)).await;
+                let ts = ts.clone();
+                let sent = || {
+                    let id = d.id;
+                    let ts = ts.clone();
+                    shared.writer.delivery(DeliveryWrite::MarkSent { id, ts })
+                };
+                persist(&shared, sent).await;
                 shared.counters.deliveries.bump("sent");
                 let waited = (chrono::Utc::now() - d.created_at)
                     .to_std()

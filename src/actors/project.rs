@@ -8,6 +8,7 @@ use actix::prelude::*;
 use chrono::Utc;
 
 use super::Shared;
+use super::idle::{ActorKey, Evict, Evictable, Idle, IdleClock};
 use super::registry::{Dispatch, Registry};
 use crate::domain::decision::{self, Decision, IgnoreReason};
 use crate::domain::message;
@@ -53,6 +54,10 @@ pub struct ProjectActor {
     project_key: String,
     /// `None` until loaded from the database; then the last committed memory, if any.
     memory: Option<Option<StoredMemory>>,
+    /// When it was last busy; idle long enough, it is evicted (the memory is in the database).
+    clock: IdleClock,
+    /// An event or seed is being decided and committed.
+    busy: bool,
 }
 
 impl ProjectActor {
@@ -63,23 +68,68 @@ impl ProjectActor {
         project_key: String,
     ) -> Self {
         Self {
-            shared,
             registry,
             connection_id,
             project_key,
             memory: None,
+            clock: IdleClock::new(shared.actor_idle),
+            shared,
+            busy: false,
         }
+    }
+
+    /// A handler starts: it counts as work until [`ProjectActor::rest`].
+    fn begin(&mut self) {
+        self.clock.received();
+        self.busy = true;
+    }
+
+    fn rest(&mut self, ctx: &mut Context<Self>) {
+        self.busy = false;
+        self.clock.touch();
+        self.arm(ctx);
     }
 }
 
 impl Actor for ProjectActor {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.arm(ctx);
+    }
+}
+
+impl Evictable for ProjectActor {
+    fn clock(&mut self) -> &mut IdleClock {
+        &mut self.clock
+    }
+
+    fn at_rest(&self) -> bool {
+        !self.busy
+    }
+
+    fn key(&self) -> ActorKey {
+        ActorKey::Project(self.connection_id, self.project_key.clone())
+    }
+
+    fn registry(&self) -> Recipient<Idle> {
+        self.registry.clone().recipient()
+    }
+}
+
+impl Handler<Evict> for ProjectActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Evict, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
 }
 
 impl Handler<IngestAnalysis> for ProjectActor {
     type Result = AtomicResponse<Self, Result<IngestReport, IngestError>>;
 
     fn handle(&mut self, msg: IngestAnalysis, _: &mut Context<Self>) -> Self::Result {
+        self.begin();
         let shared = self.shared.clone();
         let cached = self.memory.clone();
         let connection_id = self.connection_id;
@@ -105,7 +155,8 @@ impl Handler<IngestAnalysis> for ProjectActor {
             }
             Err(IngestError::Contended)
         };
-        AtomicResponse::new(Box::pin(work.into_actor(self).map(|result, act, _| {
+        AtomicResponse::new(Box::pin(work.into_actor(self).map(|result, act, ctx| {
+            act.rest(ctx);
             match result {
                 Ok((report, memory, deliveries)) => {
                     act.memory = memory;
@@ -145,6 +196,7 @@ impl Handler<SeedGate> for ProjectActor {
     type Result = AtomicResponse<Self, Result<Seeded, IngestError>>;
 
     fn handle(&mut self, msg: SeedGate, _: &mut Context<Self>) -> Self::Result {
+        self.begin();
         let shared = self.shared.clone();
         let cached = self.memory.clone();
         let (connection_id, project_key) = (self.connection_id, self.project_key.clone());
@@ -171,7 +223,8 @@ impl Handler<SeedGate> for ProjectActor {
                 Seeded::AlreadyKnown(msg.gate)
             })
         };
-        AtomicResponse::new(Box::pin(work.into_actor(self).map(|result, act, _| {
+        AtomicResponse::new(Box::pin(work.into_actor(self).map(|result, act, ctx| {
+            act.rest(ctx);
             // Reloaded at the next event, whatever happened here.
             act.memory = None;
             result

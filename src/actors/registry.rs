@@ -1,13 +1,16 @@
 //! Registry: finds or lazily spawns the ProjectActor for an event and the ChannelActor for a
-//! delivery, and owns the per-workspace pacing gates.
+//! delivery, forgets those that have been idle (see [`super::idle`]), and owns the per-workspace
+//! pacing gates.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 use actix::prelude::*;
 
 use super::Shared;
 use super::channel::{ChannelActor, Deliver};
+use super::idle::{ActorKey, Evict, Idle, Slot};
 use super::pacing::WorkspaceGate;
 use super::project::{IngestAnalysis, IngestError, IngestReport, ProjectActor, SeedGate, Seeded};
 use crate::store::deliveries;
@@ -34,9 +37,11 @@ pub struct ActorStats {
 
 pub struct Registry {
     shared: Arc<Shared>,
-    projects: HashMap<(i64, String), Addr<ProjectActor>>,
-    channels: HashMap<(String, String), Addr<ChannelActor>>,
+    projects: HashMap<(i64, String), Slot<ProjectActor>>,
+    channels: HashMap<(String, String), Slot<ChannelActor>>,
     workspaces: HashMap<String, Arc<WorkspaceGate>>,
+    /// A release of freed memory is scheduled (after a wave of evictions).
+    trim_due: bool,
 }
 
 impl Registry {
@@ -46,6 +51,7 @@ impl Registry {
             projects: HashMap::new(),
             channels: HashMap::new(),
             workspaces: HashMap::new(),
+            trim_due: false,
         }
     }
 }
@@ -61,8 +67,8 @@ impl Actor for Registry {
             ctx.spawn(
                 async move { deliveries::pending(&shared.db).await }
                     .into_actor(act)
-                    .map(|pending, act, _| match pending {
-                        Ok(pending) => act.dispatch(pending),
+                    .map(|pending, act, ctx| match pending {
+                        Ok(pending) => act.dispatch(ctx, pending),
                         Err(e) => tracing::warn!(error = %e, "cannot sweep pending deliveries"),
                     }),
             );
@@ -75,7 +81,9 @@ impl Handler<IngestAnalysis> for Registry {
 
     fn handle(&mut self, msg: IngestAnalysis, ctx: &mut Context<Self>) -> Self::Result {
         let addr = self.project(ctx, msg.connection_id, msg.event.project_key.as_str());
-        Box::pin(async move { addr.send(msg).await.unwrap_or(Err(IngestError::Stopped)) })
+        // Queued now, in routing order; only the answer is awaited.
+        let answer = addr.send(msg);
+        Box::pin(async move { answer.await.unwrap_or(Err(IngestError::Stopped)) })
     }
 }
 
@@ -84,15 +92,16 @@ impl Handler<SeedGate> for Registry {
 
     fn handle(&mut self, msg: SeedGate, ctx: &mut Context<Self>) -> Self::Result {
         let addr = self.project(ctx, msg.connection_id, &msg.project_key);
-        Box::pin(async move { addr.send(msg).await.unwrap_or(Err(IngestError::Stopped)) })
+        let answer = addr.send(msg);
+        Box::pin(async move { answer.await.unwrap_or(Err(IngestError::Stopped)) })
     }
 }
 
 impl Handler<Dispatch> for Registry {
     type Result = ();
 
-    fn handle(&mut self, msg: Dispatch, _: &mut Context<Self>) {
-        self.dispatch(msg.deliveries);
+    fn handle(&mut self, msg: Dispatch, ctx: &mut Context<Self>) {
+        self.dispatch(ctx, msg.deliveries);
     }
 }
 
@@ -101,10 +110,88 @@ impl Handler<GetStats> for Registry {
 
     fn handle(&mut self, _: GetStats, _: &mut Context<Self>) -> Self::Result {
         MessageResult(ActorStats {
-            projects: self.projects.values().filter(|a| a.connected()).count(),
-            channels: self.channels.values().filter(|a| a.connected()).count(),
+            projects: self
+                .projects
+                .values()
+                .filter(|s| s.addr.connected())
+                .count(),
+            channels: self
+                .channels
+                .values()
+                .filter(|s| s.addr.connected())
+                .count(),
         })
     }
+}
+
+impl Handler<Idle> for Registry {
+    type Result = ();
+
+    /// Forgets the actor only if everything routed to it has reached it: then nothing waits in
+    /// its mailbox, and the next message for its key starts a fresh actor.
+    fn handle(&mut self, msg: Idle, ctx: &mut Context<Self>) {
+        // Evictions come in waves; the memory they free is given back once the wave has passed.
+        if !self.trim_due {
+            self.trim_due = true;
+            ctx.run_later(TRIM_AFTER, |act, _| {
+                act.trim_due = false;
+                super::trim::release_freed_memory();
+            });
+        }
+        match msg.key {
+            ActorKey::Project(connection, key) => {
+                let key = (connection, key);
+                if let Some(slot) = evictable(&mut self.projects, &key, msg.received) {
+                    slot.addr.do_send(Evict);
+                }
+            }
+            ActorKey::Channel(team, channel) => {
+                let key = (team, channel);
+                if let Some(slot) = evictable(&mut self.channels, &key, msg.received) {
+                    slot.addr.do_send(Evict);
+                }
+            }
+        }
+    }
+}
+
+/// How long after the first eviction of a wave the freed memory is given back.
+const TRIM_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Removes and returns the slot if the actor has received all that was sent to it.
+fn evictable<K, A>(map: &mut HashMap<K, Slot<A>>, key: &K, received: u64) -> Option<Slot<A>>
+where
+    K: std::hash::Hash + Eq,
+    A: Actor,
+{
+    if map.get(key)?.sent != received {
+        return None;
+    }
+    let slot = map.remove(key)?;
+    // Give memory back after a wave of evictions.
+    if map.capacity() > 1024 && map.len() < map.capacity() / 4 {
+        map.shrink_to_fit();
+    }
+    Some(slot)
+}
+
+/// The live actor of `key`, started by `start` when there is none (or it has died); the message
+/// about to be routed to it is counted.
+fn route<K, A>(map: &mut HashMap<K, Slot<A>>, key: K, start: impl FnOnce() -> Addr<A>) -> Addr<A>
+where
+    K: std::hash::Hash + Eq,
+    A: Actor,
+{
+    let slot = match map.entry(key) {
+        Entry::Occupied(e) if e.get().addr.connected() => e.into_mut(),
+        Entry::Occupied(mut e) => {
+            e.insert(Slot::new(start()));
+            e.into_mut()
+        }
+        Entry::Vacant(e) => e.insert(Slot::new(start())),
+    };
+    slot.sent += 1;
+    slot.addr.clone()
 }
 
 impl Registry {
@@ -117,13 +204,12 @@ impl Registry {
     ) -> Addr<ProjectActor> {
         let me = ctx.address();
         let shared = self.shared.clone();
-        self.projects
-            .entry((connection_id, key.to_owned()))
-            .or_insert_with(|| ProjectActor::new(shared, me, connection_id, key.to_owned()).start())
-            .clone()
+        route(&mut self.projects, (connection_id, key.to_owned()), || {
+            ProjectActor::new(shared, me, connection_id, key.to_owned()).start()
+        })
     }
 
-    fn dispatch(&mut self, deliveries: Vec<NewDelivery>) {
+    fn dispatch(&mut self, ctx: &mut Context<Self>, deliveries: Vec<NewDelivery>) {
         for delivery in deliveries {
             tracing::debug!(
                 delivery = delivery.id,
@@ -138,11 +224,11 @@ impl Registry {
                 .entry(delivery.team_id.clone())
                 .or_insert_with(|| Arc::new(WorkspaceGate::new(&self.shared.pacing)))
                 .clone();
-            let shared = self.shared.clone();
-            let addr = self
-                .channels
-                .entry(key.clone())
-                .or_insert_with(|| ChannelActor::new(shared, gate, key.0, key.1).start());
+            let (shared, me) = (self.shared.clone(), ctx.address());
+            let (team, channel) = key.clone();
+            let addr = route(&mut self.channels, key, || {
+                ChannelActor::new(shared, me, gate, team, channel).start()
+            });
             addr.do_send(Deliver { delivery });
         }
     }

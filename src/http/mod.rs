@@ -10,6 +10,7 @@ pub mod install;
 pub mod limits;
 pub mod pages;
 pub mod slack_auth;
+pub mod sources;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub shared: Arc<Shared>,
     pub app: Arc<SlackApp>,
     pub sonar: SonarClient,
+    /// Webhook connections looked up in the last second.
+    pub sources: Arc<sources::Sources>,
 }
 
 /// The Slack app's settings, as the handlers need them.

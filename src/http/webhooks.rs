@@ -7,12 +7,12 @@ use secrecy::ExposeSecret;
 use super::AppState;
 use super::body::read_raw;
 use super::error::ApiError;
+use super::sources::{Source, SourceError};
 use crate::actors::project::IngestError;
 use crate::actors::{IngestAnalysis, IngestReport};
 use crate::domain::signature::verify_sonar;
 use crate::domain::types::ServerUrl;
 use crate::domain::webhook::{parse_envelope, parse_event};
-use crate::store::catalog;
 
 /// Largest body accepted; SonarQube's payloads are a few KiB.
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -59,29 +59,15 @@ async fn handle(
             )
         }),
     }?;
-    let connection = catalog::connection_by_url(&state.db, &server_url)
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("the database does not answer ({e}); SonarQube will not retry, so check the service")))?
-        .ok_or_else(|| {
-            ApiError::Forbidden(format!(
-                "SonarQube server {server_url} is not a known connection; add it with `sonar-slack connections add --server-url {server_url} --secret <webhook secret>`"
-            ))
-        })?;
-    if let Some(sealed) = &connection.secret_sealed {
-        let secret = state
-            .sealer
-            .open(
-                sealed,
-                &catalog::webhook_secret_context(&connection.server_url),
-            )
-            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
-        let header = req
-            .headers()
-            .get(SIGNATURE_HEADER)
-            .and_then(|v| v.to_str().ok());
-        verify_sonar(secret.expose_secret().as_bytes(), &body, header).map_err(|e| {
-            ApiError::Unauthorized(format!("{e}; set the same secret on the SonarQube webhook"))
-        })?;
+    let header = req
+        .headers()
+        .get(SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok());
+    let mut connection = source(state, &server_url, false).await?;
+    if let Err(e) = verify(&connection, &body, header) {
+        // The secret may have been rotated within the last second: check the stored one.
+        connection = source(state, &server_url, true).await?;
+        verify(&connection, &body, header).map_err(|_| e)?;
     }
     let event = parse_event(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     state
@@ -96,4 +82,33 @@ async fn handle(
             ApiError::Unavailable("the service is shutting down; the event was not stored".into())
         })?
         .map_err(|e: IngestError| ApiError::Unavailable(format!("the event was not stored: {e}")))
+}
+
+async fn source(
+    state: &AppState,
+    server_url: &ServerUrl,
+    fresh: bool,
+) -> Result<std::sync::Arc<Source>, ApiError> {
+    state
+        .sources
+        .get(&state.db, &state.sealer, server_url, fresh)
+        .await
+        .map_err(|e| match e {
+            SourceError::Database(e) => ApiError::Unavailable(format!("the database does not answer ({e}); SonarQube will not retry, so check the service")),
+            SourceError::Crypto(e) => ApiError::Unavailable(e.to_string()),
+        })?
+        .ok_or_else(|| {
+            ApiError::Forbidden(format!(
+                "SonarQube server {server_url} is not a known connection; add it with `sonar-slack connections add --server-url {server_url} --secret <webhook secret>`"
+            ))
+        })
+}
+
+fn verify(connection: &Source, body: &[u8], header: Option<&str>) -> Result<(), ApiError> {
+    let Some(secret) = &connection.secret else {
+        return Ok(());
+    };
+    verify_sonar(secret.expose_secret().as_bytes(), body, header).map_err(|e| {
+        ApiError::Unauthorized(format!("{e}; set the same secret on the SonarQube webhook"))
+    })
 }

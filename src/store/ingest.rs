@@ -9,7 +9,7 @@ use sea_orm::{
     EntityTrait, QueryFilter, Set, TransactionTrait, TryInsertResult,
 };
 
-use super::{catalog, is_unique_violation, status};
+use super::{batch, catalog, is_unique_violation, status};
 use crate::domain::decision::{Gate, OrderKey, ProjectMemory};
 
 /// The project's stored memory with the version that guards updates to it.
@@ -84,10 +84,31 @@ pub enum IngestOutcome {
     Conflict,
 }
 
-/// Commits many writes in one transaction (one fsync), each inside its own savepoint so that a
-/// duplicate, a conflict or an error in one leaves the others intact. The outer result fails only
-/// when the transaction itself cannot commit; then none of the writes happened.
+/// Commits many writes in one transaction (one fsync): as a few multi-row statements for the
+/// whole batch, or, if that fails (or two writes are for one project), one write at a time, each
+/// inside its own savepoint so that an error in one leaves the others intact. The outer result
+/// fails only when the transaction itself cannot commit; then none of the writes happened.
 pub async fn commit_batch(
+    db: &DatabaseConnection,
+    writes: &[IngestWrite],
+) -> Result<Vec<Result<IngestOutcome, DbErr>>, DbErr> {
+    if batch::fits(writes) {
+        let txn = db.begin().await?;
+        match batch::apply(&txn, writes).await {
+            Ok(outcomes) => {
+                txn.commit().await?;
+                return Ok(outcomes.into_iter().map(Ok).collect());
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, writes = writes.len(), "a batch of webhook writes failed; writing them one at a time");
+                txn.rollback().await?;
+            }
+        }
+    }
+    one_by_one(db, writes).await
+}
+
+async fn one_by_one(
     db: &DatabaseConnection,
     writes: &[IngestWrite],
 ) -> Result<Vec<Result<IngestOutcome, DbErr>>, DbErr> {

@@ -1,5 +1,6 @@
 //! Persistence: SeaORM queries as free functions over a connection. Nothing here decides anything.
 
+mod batch;
 pub mod catalog;
 pub mod deliveries;
 pub mod ingest;

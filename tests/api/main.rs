@@ -3,6 +3,7 @@
 mod crash;
 mod delivery;
 mod delivery_logs;
+mod eviction;
 mod forged;
 mod helpers;
 mod http_limits;

@@ -335,3 +335,38 @@ async fn health_and_metrics_answer() {
         db.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn a_rotated_secret_counts_at_once_though_connections_are_cached() {
+    for db in databases().await {
+        let fake = fake_slack();
+        let app = TestApp::spawn(&db, &fake).await;
+        let connection = app.setup(&fake, &["C0AAA"]).await;
+        // This webhook puts the connection, with its old secret, in the service's cache.
+        assert_eq!(app.decision(&at(PASSED, 0)).await, "first_status");
+        let sealed = app.sealer.seal(
+            "rotated-secret",
+            &sonar_slack::store::catalog::webhook_secret_context(SERVER),
+        );
+        sonar_slack::store::catalog::update_connection(
+            &app.db,
+            connection,
+            Some(Some(sealed)),
+            None,
+        )
+        .await
+        .expect("rotate");
+        let body = at(FAILED, 10);
+        let signature = sonar_slack::domain::signature::sonar_signature(b"rotated-secret", &body);
+        let res = app.post(&body, Some(&signature)).await;
+        assert_eq!(res.status(), 200, "{:?}", res.text().await);
+        let old = at(PASSED, 20);
+        assert_eq!(
+            app.post_signed(&old).await.status(),
+            401,
+            "the old secret is refused"
+        );
+        app.crash().await;
+        db.cleanup().await;
+    }
+}

@@ -72,6 +72,8 @@ struct State {
     oauth: oauth::OauthState,
     /// response_url id → the JSON bodies accepted there, in order.
     responses: HashMap<String, Vec<Value>>,
+    /// Accepted posts are kept without their request body and blocks (long benches).
+    without_bodies: bool,
 }
 
 struct Shared {
@@ -151,6 +153,7 @@ impl FakeSlack {
             last_ts_micros,
             channels,
             mut oauth,
+            without_bodies,
             ..
         } = std::mem::take(&mut *state);
         oauth.forget_calls();
@@ -159,9 +162,16 @@ impl FakeSlack {
             last_ts_micros,
             channels,
             oauth,
+            without_bodies,
             ..State::default()
         };
         self.inner.shared.accepted.send_replace(0);
+    }
+
+    /// From now on, accepted posts are recorded without their request body and blocks, so that
+    /// hundreds of thousands of them fit in memory (load benches).
+    pub fn record_without_bodies(&self) {
+        self.lock().without_bodies = true;
     }
 
     /// Stops the server (idempotent); later requests fail to connect.

@@ -104,6 +104,10 @@ impl Shared {
             return Err(Failure::RateLimited(retry_after));
         }
         state.last_accepted.insert(key, Instant::now());
+        if state.without_bodies {
+            msg.body = Value::Null;
+            msg.blocks = Value::Null;
+        }
         msg.received_at = Utc::now();
         let micros = msg.received_at.timestamp_micros();
         let micros = micros.max(state.last_ts_micros + 1);

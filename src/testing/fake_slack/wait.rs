@@ -19,6 +19,23 @@ impl FakeSlack {
         }
     }
 
+    /// Waits until at least `n` posts were accepted, without copying them (long benches).
+    pub async fn wait_for_count(&self, n: usize, timeout: Duration) -> Result<(), String> {
+        let mut accepted = self.inner.shared.accepted.subscribe();
+        match tokio::time::timeout(timeout, accepted.wait_for(|&count| count >= n)).await {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(format!(
+                "wanted {n} messages within {timeout:?}, got {}",
+                self.accepted_count()
+            )),
+        }
+    }
+
+    /// Posts accepted so far.
+    pub fn accepted_count(&self) -> usize {
+        *self.inner.shared.accepted.borrow()
+    }
+
     /// Blocking `wait_for_messages`; never call it on the runtime thread that sends the posts.
     pub fn wait_for_messages_blocking(
         &self,
