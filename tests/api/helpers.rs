@@ -147,6 +147,23 @@ impl TestApp {
         }
     }
 
+    /// Asserts that `/metrics` has exactly this sample line.
+    pub async fn assert_metric(&self, sample: &str) {
+        let metrics = self
+            .client
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        assert!(
+            metrics.lines().any(|l| l == sample),
+            "no `{sample}` in:\n{metrics}"
+        );
+    }
+
     pub async fn setup(&self, fake: &FakeSlack, channels: &[&str]) -> i64 {
         fake.add_token(TOKEN, TEAM);
         let conn = self.add_connection(SERVER, Some(SECRET)).await;

@@ -96,21 +96,8 @@ async fn a_stop_waits_for_the_request_out_and_a_crash_counts_it() {
             "{rows:?}"
         );
         // And it shows where operators alert: the ambiguous counter of the process that resent it.
-        let metrics = last
-            .client
-            .get(format!("{}/metrics", last.base))
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("text");
-        assert!(
-            metrics
-                .lines()
-                .any(|l| l == "sonar_slack_slack_ambiguous_failures_total 1"),
-            "{metrics}"
-        );
+        last.assert_metric("sonar_slack_slack_ambiguous_failures_total 1")
+            .await;
         last.crash().await;
         db.cleanup().await;
     }
@@ -167,21 +154,8 @@ async fn the_ambiguous_bound_holds_across_restarts() {
                 "gave up after 2 attempts that may have posted; last: the service stopped while a request to Slack was in flight"
             )
         );
-        let metrics = next
-            .client
-            .get(format!("{}/metrics", next.base))
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("text");
-        assert!(
-            metrics
-                .lines()
-                .any(|l| l == "sonar_slack_deliveries_total{outcome=\"failed\"} 1"),
-            "{metrics}"
-        );
+        next.assert_metric("sonar_slack_deliveries_total{outcome=\"failed\"} 1")
+            .await;
         // Not sent a third time (a resend would be accepted: the script is used up). The fake
         // drops the slow request when the crashed client goes away, so Slack saw nothing.
         assert!(fake.messages().is_empty(), "{:?}", fake.messages());

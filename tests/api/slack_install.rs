@@ -9,7 +9,7 @@ use sonar_slack::domain::types::{ChannelId, ProjectKey, TeamId};
 use sonar_slack::store::{catalog, sealed};
 use sonar_slack::testing::fake_slack::{InstallGrant, Scripted};
 
-use super::helpers::databases;
+use super::helpers::{TestApp, databases};
 use super::slack_world::*;
 use sonar_slack::testing::slack_side;
 
@@ -181,37 +181,54 @@ async fn failed_installs_show_a_page_and_store_nothing() {
     }
 }
 
+/// Installs the app with token rotation, its token expiring within the refresh margin (5 min) so
+/// that the first post must refresh first, and subscribes `channels` to PROJECT_A; tokens issued
+/// afterwards last 12 h. Returns the installed workspace.
+async fn install_rotating(
+    app: &TestApp,
+    fakes: &Fakes,
+    conn: i64,
+    channels: &[&str],
+) -> workspace::Model {
+    let mut grant = InstallGrant::team(APP_TEAM, "xoxe.xoxb-rotating-1");
+    grant.rotation = true;
+    fakes.slack.add_install("code-rotating", grant);
+    fakes.slack.set_token_lifetime(60);
+    fakes
+        .slack
+        .set_redirect_uri(&format!("{}/slack/oauth/callback", app.base));
+    let (status, _) = install(&app.base, "code-rotating").await;
+    assert_eq!(status, 200);
+    let ws = app_workspace(app).await;
+    assert!(ws.refresh_token_sealed.is_some() && ws.token_expires_at.is_some());
+    for channel in channels {
+        catalog::subscribe(
+            &app.db,
+            &TeamId::parse(APP_TEAM).expect("team"),
+            &ChannelId::parse(channel).expect("channel"),
+            conn,
+            &ProjectKey::parse(PROJECT_A).expect("key"),
+            None,
+        )
+        .await
+        .expect("subscribe");
+    }
+    fakes.slack.set_token_lifetime(43_200);
+    ws
+}
+
 #[tokio::test]
 async fn rotating_bot_tokens_are_refreshed_once_before_they_expire() {
     for db in databases().await {
         let fakes = Fakes::start();
         let (app, conn) = spawn(&db, &fakes).await;
-        let mut grant = InstallGrant::team(APP_TEAM, "xoxe.xoxb-rotating-1");
-        grant.rotation = true;
-        fakes.slack.add_install("code-rotating", grant);
-        // Shorter than the refresh margin (5 min): the first post must refresh first.
-        fakes.slack.set_token_lifetime(60);
-        fakes
-            .slack
-            .set_redirect_uri(&format!("{}/slack/oauth/callback", app.base));
-        let (status, _) = install(&app.base, "code-rotating").await;
-        assert_eq!(status, 200);
-        let ws = app_workspace(&app).await;
-        assert!(ws.refresh_token_sealed.is_some() && ws.token_expires_at.is_some());
-        for channel in ["C0ROTATE01", "C0ROTATE02", "C0ROTATE03"] {
-            catalog::subscribe(
-                &app.db,
-                &TeamId::parse(APP_TEAM).expect("team"),
-                &ChannelId::parse(channel).expect("channel"),
-                conn,
-                &ProjectKey::parse(PROJECT_A).expect("key"),
-                None,
-            )
-            .await
-            .expect("subscribe");
-        }
-        // The installed token expires within the refresh margin; refreshed ones last 12 h.
-        fakes.slack.set_token_lifetime(43_200);
+        let ws = install_rotating(
+            &app,
+            &fakes,
+            conn,
+            &["C0ROTATE01", "C0ROTATE02", "C0ROTATE03"],
+        )
+        .await;
         // A first status, so that the next failing analysis notifies.
         let first = webhook(&app.base, &fakes.sonar.url(), PROJECT_A, false, 29).await;
         assert_eq!(first["decision"], "first_status", "{first}");
@@ -250,25 +267,7 @@ async fn a_refresh_stores_its_new_pair_though_a_key_rotation_resealed_the_old_on
     for db in databases().await {
         let fakes = Fakes::start();
         let (app, conn) = spawn(&db, &fakes).await;
-        let mut grant = InstallGrant::team(APP_TEAM, "xoxe.xoxb-rotating-1");
-        grant.rotation = true;
-        fakes.slack.add_install("code-rotating", grant);
-        fakes.slack.set_token_lifetime(60);
-        fakes
-            .slack
-            .set_redirect_uri(&format!("{}/slack/oauth/callback", app.base));
-        assert_eq!(install(&app.base, "code-rotating").await.0, 200);
-        catalog::subscribe(
-            &app.db,
-            &TeamId::parse(APP_TEAM).expect("team"),
-            &ChannelId::parse("C0RESEAL01").expect("channel"),
-            conn,
-            &ProjectKey::parse(PROJECT_A).expect("key"),
-            None,
-        )
-        .await
-        .expect("subscribe");
-        fakes.slack.set_token_lifetime(43_200);
+        install_rotating(&app, &fakes, conn, &["C0RESEAL01"]).await;
         let first = webhook(&app.base, &fakes.sonar.url(), PROJECT_A, false, 29).await;
         assert_eq!(first["decision"], "first_status", "{first}");
 
