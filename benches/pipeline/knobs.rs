@@ -11,7 +11,7 @@ pub struct Knobs {
     pub sqlite: bool,
     /// `BENCH_SCENARIOS`: comma-separated subset of `ingest,latency,storm,scale`.
     pub scenarios: Vec<String>,
-    /// `BENCH_CONNECTIONS`: concurrent client connections in the ingest scenario.
+    /// `BENCH_CONNECTIONS`: concurrent client connections (ingest, storm and scale).
     pub connections: usize,
     /// `BENCH_INGEST_SECS` / `BENCH_CEILING_SECS`: how long ingest and the `/healthz` ceiling run.
     pub ingest_for: Duration,
@@ -39,26 +39,48 @@ pub struct Knobs {
     pub scale_idle_secs: u64,
 }
 
-fn number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.replace('_', "").parse().ok())
-        .unwrap_or(default)
+/// A whole number knob (underscores allowed); a value that is not one is an error, not the default.
+fn number(name: &str, default: usize) -> anyhow::Result<usize> {
+    match std::env::var(name) {
+        Err(_) => Ok(default),
+        Ok(v) => v
+            .replace('_', "")
+            .trim()
+            .parse()
+            .map_err(|_| anyhow::anyhow!("{name}={v:?} is not a whole number")),
+    }
 }
 
-fn secs(name: &str, default: u64) -> Duration {
-    Duration::from_secs_f64(
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default as f64),
-    )
+/// A knob that must be at least 1.
+fn positive(name: &str, default: usize) -> anyhow::Result<usize> {
+    let n = number(name, default)?;
+    anyhow::ensure!(n >= 1, "{name} must be at least 1");
+    Ok(n)
 }
+
+/// A duration in seconds: a finite number above 0.
+fn secs(name: &str, default: u64) -> anyhow::Result<Duration> {
+    let Ok(v) = std::env::var(name) else {
+        return Ok(Duration::from_secs(default));
+    };
+    let n: f64 = v
+        .trim()
+        .parse()
+        .map_err(|_| anyhow::anyhow!("{name}={v:?} is not a number of seconds"))?;
+    anyhow::ensure!(
+        n.is_finite() && n > 0.0,
+        "{name} must be a number of seconds above 0"
+    );
+    Ok(Duration::from_secs_f64(n))
+}
+
+const SCENARIOS: [&str; 4] = ["ingest", "latency", "storm", "scale"];
 
 impl Knobs {
-    pub fn from_env() -> Self {
-        let scale_projects = number("BENCH_SCALE_PROJECTS", 100_000);
-        Self {
+    /// Reads every knob; a value that is not usable is an error naming it.
+    pub fn from_env() -> anyhow::Result<Self> {
+        let scale_projects = positive("BENCH_SCALE_PROJECTS", 100_000)?;
+        let knobs = Self {
             postgres: std::env::var("SONAR_SLACK_BENCH_POSTGRES_URL")
                 .ok()
                 .filter(|u| !u.is_empty()),
@@ -69,22 +91,41 @@ impl Knobs {
                 .map(|s| s.trim().to_owned())
                 .filter(|s| !s.is_empty())
                 .collect(),
-            connections: number("BENCH_CONNECTIONS", 64),
-            ingest_for: secs("BENCH_INGEST_SECS", 10),
-            ceiling_for: secs("BENCH_CEILING_SECS", 5),
-            ingest_projects: number("BENCH_INGEST_PROJECTS", 10_000),
-            latency_rate: number("BENCH_LATENCY_RATE", 500),
-            latency_channels: number("BENCH_LATENCY_CHANNELS", 1_000),
-            latency_for: secs("BENCH_LATENCY_SECS", 10),
-            storm_transitions: number("BENCH_STORM_TRANSITIONS", 3_000),
-            storm_channels: number("BENCH_STORM_CHANNELS", 30),
-            storm_per_second: number("BENCH_STORM_PER_SECOND", 20) as u32,
+            connections: positive("BENCH_CONNECTIONS", 64)?,
+            ingest_for: secs("BENCH_INGEST_SECS", 10)?,
+            ceiling_for: secs("BENCH_CEILING_SECS", 5)?,
+            ingest_projects: positive("BENCH_INGEST_PROJECTS", 10_000)?,
+            latency_rate: positive("BENCH_LATENCY_RATE", 500)?,
+            latency_channels: positive("BENCH_LATENCY_CHANNELS", 1_000)?,
+            latency_for: secs("BENCH_LATENCY_SECS", 10)?,
+            storm_transitions: positive("BENCH_STORM_TRANSITIONS", 3_000)?,
+            storm_channels: positive("BENCH_STORM_CHANNELS", 30)?,
+            storm_per_second: u32::try_from(positive("BENCH_STORM_PER_SECOND", 20)?)?,
             scale_projects,
-            scale_channels: number("BENCH_SCALE_CHANNELS", 100_000),
-            scale_subscriptions: number("BENCH_SCALE_SUBSCRIPTIONS", 200_000),
-            scale_notify: number("BENCH_SCALE_NOTIFY", scale_projects / 5),
-            scale_idle_secs: number("BENCH_SCALE_IDLE_SECS", 150) as u64,
+            scale_channels: positive("BENCH_SCALE_CHANNELS", 100_000)?,
+            scale_subscriptions: positive("BENCH_SCALE_SUBSCRIPTIONS", 200_000)?,
+            scale_notify: number("BENCH_SCALE_NOTIFY", scale_projects / 5)?,
+            scale_idle_secs: positive("BENCH_SCALE_IDLE_SECS", 150)? as u64,
+        };
+        if let Some(bad) = knobs
+            .scenarios
+            .iter()
+            .find(|s| !SCENARIOS.contains(&s.as_str()))
+        {
+            anyhow::bail!(
+                "BENCH_SCENARIOS: unknown scenario {bad:?}; choose among {}",
+                SCENARIOS.join(",")
+            );
         }
+        anyhow::ensure!(
+            !knobs.scenarios.is_empty(),
+            "BENCH_SCENARIOS names no scenario"
+        );
+        anyhow::ensure!(
+            knobs.sqlite || knobs.postgres.is_some(),
+            "BENCH_SQLITE=0 leaves no database: set SONAR_SLACK_BENCH_POSTGRES_URL too"
+        );
+        Ok(knobs)
     }
 
     pub fn wants(&self, scenario: &str) -> bool {

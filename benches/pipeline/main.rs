@@ -43,7 +43,7 @@ fn machine() -> String {
 }
 
 fn main() -> anyhow::Result<()> {
-    let knobs = Knobs::from_env();
+    let knobs = Knobs::from_env()?;
     let mut backends = Vec::new();
     if knobs.sqlite {
         backends.push(Backend::Sqlite);
